@@ -1,0 +1,52 @@
+import type { SigningKeyring } from './signing.js';
+
+/**
+ * Process-wide state. It lives on `globalThis` under a registered symbol so that loading both the
+ * ESM and the CJS build (or two copies of the package) does not split it: a session started
+ * through one copy must be visible to adapters loaded through the other.
+ */
+export interface SharedState {
+  /** Keyring set by `init({ signingKey })`; adapters fall back to it. */
+  signing: SigningKeyring | undefined;
+  /** When true the propagator emits the session entry on every inject, not only on our hops. */
+  globalSessionBaggage: boolean;
+  /** Live sessions of this process by id, so `withSession(id)` can parent under the real root. */
+  sessions: Map<string, { rootSpanId: string; traceFlags: number }>;
+  /** Counters that tests and `stats()` read; never reset implicitly. */
+  counters: {
+    baggageBytesExamined: number;
+    baggageMembersExamined: number;
+    tracestateBytesExamined: number;
+    droppedInbound: number;
+  };
+  /** The handle of the current `init()`, if any. */
+  handle: unknown;
+  /** SessionSpanProcessor instances constructed in this process (for init's provider check). */
+  processorCount: number;
+}
+
+const STATE_KEY = Symbol.for('agentops-propagation.state.v1');
+
+type GlobalWithState = typeof globalThis & { [STATE_KEY]?: SharedState };
+
+export function sharedState(): SharedState {
+  const g = globalThis as GlobalWithState;
+  let state = g[STATE_KEY];
+  if (state === undefined) {
+    state = {
+      signing: undefined,
+      globalSessionBaggage: false,
+      sessions: new Map(),
+      counters: {
+        baggageBytesExamined: 0,
+        baggageMembersExamined: 0,
+        tracestateBytesExamined: 0,
+        droppedInbound: 0,
+      },
+      handle: undefined,
+      processorCount: 0,
+    };
+    g[STATE_KEY] = state;
+  }
+  return state;
+}
