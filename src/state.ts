@@ -18,6 +18,12 @@ export interface SharedState {
     baggageMembersExamined: number;
     tracestateBytesExamined: number;
     droppedInbound: number;
+    /** Inbound or outbound baggage list members dropped (malformed, over a limit, refused session entry). */
+    baggageEntriesDropped: number;
+    /** Inbound tracestate headers discarded whole (invalid member, > 32 members, over the scan cap). */
+    tracestateDiscarded: number;
+    /** Inbound traceparent values present but rejected (malformed, repeated, version ff). */
+    traceparentRejected: number;
   };
   /** The handle of the current `init()`, if any. */
   handle: unknown;
@@ -42,6 +48,9 @@ export function sharedState(): SharedState {
         baggageMembersExamined: 0,
         tracestateBytesExamined: 0,
         droppedInbound: 0,
+        baggageEntriesDropped: 0,
+        tracestateDiscarded: 0,
+        traceparentRejected: 0,
       },
       handle: undefined,
       processorCount: 0,

@@ -1,0 +1,108 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { SessionEntry } from './session-entry.js';
+
+/** A shared secret: at least 16 bytes (a string is taken as UTF-8). */
+export type SigningSecret = string | Uint8Array;
+
+/** Several keys for rotation: every listed key verifies, the active one signs. */
+export interface SigningKeyConfig {
+  /** Secrets by key id (`[A-Za-z0-9_-]{1,16}`); the id travels in the signature. */
+  keys: Record<string, SigningSecret>;
+  /** Id of the key that signs outbound entries. */
+  activeKeyId: string;
+  /** Lifetime of a signature in seconds (default 86400: long enough for delayed jobs). */
+  ttlSeconds?: number;
+}
+
+/** What `signingKey` accepts: one secret, or a rotation set. */
+export type SigningKeyOption = SigningSecret | SigningKeyConfig;
+
+/** A validated, ready-to-use set of keys. */
+export interface SigningKeyring {
+  readonly activeKeyId: string;
+  readonly keys: ReadonlyMap<string, Buffer>;
+  readonly ttlSeconds: number;
+}
+
+/** Why an inbound entry was accepted or refused. */
+export type SignatureVerdict = 'valid' | 'unsigned' | 'malformed' | 'unknown-key' | 'expired' | 'forged';
+
+const KEY_ID = /^[A-Za-z0-9_-]{1,16}$/;
+const DEFAULT_KEY_ID = 'k0';
+const VERSION = 'v1';
+const MIN_SECRET_BYTES = 16;
+/** Clock skew tolerated between services, in seconds. */
+const MAX_SKEW_SECONDS = 300;
+
+function secretBytes(secret: unknown, where: string): Buffer {
+  let bytes: Buffer;
+  if (typeof secret === 'string') bytes = Buffer.from(secret, 'utf8');
+  else if (secret instanceof Uint8Array) bytes = Buffer.from(secret);
+  else throw new TypeError(`agentops-propagation: ${where} must be a string or Uint8Array`);
+  if (bytes.length < MIN_SECRET_BYTES) {
+    throw new TypeError(`agentops-propagation: ${where} must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  return bytes;
+}
+
+/**
+ * Validates a `signingKey` option. Configuration errors throw a TypeError at setup time: a
+ * misconfigured key would otherwise silently turn every inbound session into 'link'.
+ */
+export function createKeyring(option: SigningKeyOption | SigningKeyring): SigningKeyring {
+  if (isKeyring(option)) return option;
+  if (typeof option === 'string' || option instanceof Uint8Array) {
+    return { activeKeyId: DEFAULT_KEY_ID, keys: new Map([[DEFAULT_KEY_ID, secretBytes(option, 'signingKey')]]), ttlSeconds: 86_400 };
+  }
+  if (option === null || typeof option !== 'object' || typeof option.keys !== 'object' || option.keys === null) {
+    throw new TypeError('agentops-propagation: signingKey must be a secret or { keys, activeKeyId }');
+  }
+  const keys = new Map<string, Buffer>();
+  for (const [id, secret] of Object.entries(option.keys)) {
+    if (!KEY_ID.test(id)) throw new TypeError(`agentops-propagation: signing key id "${id}" must match ${KEY_ID}`);
+    keys.set(id, secretBytes(secret, `signingKey.keys.${id}`));
+  }
+  if (!keys.has(option.activeKeyId)) {
+    throw new TypeError(`agentops-propagation: signingKey.activeKeyId "${String(option.activeKeyId)}" is not among the keys`);
+  }
+  const ttl = option.ttlSeconds ?? 86_400;
+  if (!Number.isInteger(ttl) || ttl <= 0) throw new TypeError('agentops-propagation: signingKey.ttlSeconds must be a positive integer');
+  return { activeKeyId: option.activeKeyId, keys, ttlSeconds: ttl };
+}
+
+function isKeyring(value: unknown): value is SigningKeyring {
+  return typeof value === 'object' && value !== null && (value as SigningKeyring).keys instanceof Map;
+}
+
+function mac(secret: Buffer, keyId: string, expiry: number, entry: SessionEntry): Buffer {
+  // Everything a rejoining hop relies on is covered, so a tampered root span id fails too.
+  const flags = entry.traceFlags === undefined ? '' : String(entry.traceFlags);
+  const input = `${VERSION}|${keyId}|${expiry}|${entry.sessionId}|${entry.rootSpanId ?? ''}|${flags}`;
+  return createHmac('sha256', secret).update(input).digest();
+}
+
+/** The `sig` property value for an entry: `v1.<kid>.<expiry>.<base64url mac>`. */
+export function signSessionEntry(entry: SessionEntry, keyring: SigningKeyring, nowSeconds = Math.floor(Date.now() / 1000)): string {
+  const secret = keyring.keys.get(keyring.activeKeyId)!;
+  const expiry = nowSeconds + keyring.ttlSeconds;
+  return `${VERSION}.${keyring.activeKeyId}.${expiry}.${mac(secret, keyring.activeKeyId, expiry, entry).toString('base64url')}`;
+}
+
+/** Checks an inbound entry's signature against every key of the keyring. */
+export function verifySessionEntry(entry: SessionEntry, keyring: SigningKeyring, nowSeconds = Math.floor(Date.now() / 1000)): SignatureVerdict {
+  const sig = entry.signature;
+  if (sig === undefined) return 'unsigned';
+  const parts = sig.split('.');
+  if (parts.length !== 4 || parts[0] !== VERSION) return 'malformed';
+  const [, keyId, expiryText, macText] = parts as [string, string, string, string];
+  if (!/^[0-9]{1,12}$/.test(expiryText) || !/^[A-Za-z0-9_-]{43}$/.test(macText)) return 'malformed';
+  const secret = keyring.keys.get(keyId);
+  if (secret === undefined) return 'unknown-key';
+  const expiry = Number(expiryText);
+  const expected = mac(secret, keyId, expiry, entry);
+  const given = Buffer.from(macText, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'forged';
+  // Checked after the MAC so that an attacker learns nothing from the expiry verdict.
+  if (expiry + MAX_SKEW_SECONDS < nowSeconds) return 'expired';
+  return 'valid';
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { createKeyring } from '../../src/index.js';
+import { signSessionEntry, verifySessionEntry } from '../../src/signing.js';
+
+const entry = { sessionId: '4bf92f3577b34da6a3ce929d0e0e4736', rootSpanId: '00f067aa0ba902b7', traceFlags: 3 };
+const ring = createKeyring({ keys: { a: 'first-secret-0123456789', b: 'second-secret-0123456789' }, activeKeyId: 'a', ttlSeconds: 60 });
+
+describe('signing', () => {
+  it('signs and verifies; each covered field is tamper-evident', () => {
+    const now = 1_800_000_000;
+    const signature = signSessionEntry(entry, ring, now);
+    expect(verifySessionEntry({ ...entry, signature }, ring, now)).toBe('valid');
+    expect(verifySessionEntry({ ...entry, sessionId: 'f'.repeat(32), signature }, ring, now)).toBe('forged');
+    expect(verifySessionEntry({ ...entry, rootSpanId: '1'.repeat(16), signature }, ring, now)).toBe('forged');
+    expect(verifySessionEntry({ ...entry, traceFlags: 1, signature }, ring, now)).toBe('forged');
+    expect(verifySessionEntry({ ...entry, signature: signature.replace('.a.', '.b.') }, ring, now)).toBe('forged');
+  });
+
+  it('expires after ttl plus the allowed clock skew', () => {
+    const signature = signSessionEntry(entry, ring, 1000);
+    expect(verifySessionEntry({ ...entry, signature }, ring, 1000 + 60 + 300)).toBe('valid');
+    expect(verifySessionEntry({ ...entry, signature }, ring, 1000 + 60 + 301)).toBe('expired');
+  });
+
+  it.each([
+    [undefined, 'unsigned'],
+    ['v2.a.1.x', 'malformed'],
+    ['v1.a.notanumber.' + 'A'.repeat(43), 'malformed'],
+    ['v1.zz.99999999999.' + 'A'.repeat(43), 'unknown-key'],
+    ['v1.a.99999999999.' + 'A'.repeat(43), 'forged'],
+  ])('classifies %s as %s', (signature, verdict) => {
+    expect(verifySessionEntry({ ...entry, ...(signature ? { signature } : {}) }, ring)).toBe(verdict);
+  });
+
+  it('rejects bad configuration with clear errors', () => {
+    expect(() => createKeyring('short')).toThrow(/at least 16 bytes/);
+    expect(() => createKeyring({ keys: { a: 'first-secret-0123456789' }, activeKeyId: 'b' })).toThrow(/not among the keys/);
+    expect(() => createKeyring({ keys: { 'bad id!': 'first-secret-0123456789' }, activeKeyId: 'bad id!' })).toThrow(/must match/);
+    expect(() => createKeyring(42 as never)).toThrow(TypeError);
+  });
+});
