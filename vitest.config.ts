@@ -1,11 +1,29 @@
-import { defineConfig } from 'vitest/config';
+import ts from 'typescript';
+import { defineConfig, type Plugin } from 'vitest/config';
+
+// Vite's transformer leaves TypeScript 5 standard decorators as they are, and Node cannot run
+// them; users compile them with tsc, so test files that use them are compiled by tsc too.
+const tscForDecorators: Plugin = {
+  name: 'tsc-for-decorator-tests',
+  enforce: 'pre',
+  transform(code, id) {
+    if (!id.endsWith('.decorators.test.ts')) return undefined;
+    const out = ts.transpileModule(code, {
+      fileName: id,
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, sourceMap: true },
+    });
+    return { code: out.outputText, map: out.sourceMapText };
+  },
+};
 
 // Two projects: `unit` needs nothing running; `integration` talks to real servers, a real Kafka
 // broker and a real Redis, which its global setup starts when none is reachable.
 export default defineConfig({
+  plugins: [tscForDecorators],
   test: {
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
           include: ['test/core/**/*.test.ts', 'test/propagation/**/*.test.ts'],
@@ -13,6 +31,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'integration',
           include: [

@@ -114,8 +114,8 @@ describe('init', () => {
     const own = new NodeTracerProvider({ spanProcessors: [new SessionSpanProcessor(), new SimpleSpanProcessor(exporter)] });
     own.register();
     const warnings: string[] = [];
-    const { diag } = await import('@opentelemetry/api');
-    diag.setLogger({ error: () => {}, warn: (m: string) => warnings.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: 30, suppressOverrideMessage: true } as never);
+    const { diag, DiagLogLevel } = await import('@opentelemetry/api');
+    diag.setLogger({ error: () => {}, warn: (...args: unknown[]) => warnings.push(args.join(' ')), info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
     handle = init({ serviceName: 'x' });
     expect(handle.ownsProvider).toBe(false);
     expect(handle.tracerProvider).toBe(own);
@@ -137,8 +137,8 @@ describe('init', () => {
     const own = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())] });
     own.register();
     const warnings: string[] = [];
-    const { diag } = await import('@opentelemetry/api');
-    diag.setLogger({ error: () => {}, warn: (m: string) => warnings.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: 30, suppressOverrideMessage: true } as never);
+    const { diag, DiagLogLevel } = await import('@opentelemetry/api');
+    diag.setLogger({ error: () => {}, warn: (...args: unknown[]) => warnings.push(args.join(' ')), info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
     handle = init();
     expect(warnings.some((w) => w.includes('SessionSpanProcessor'))).toBe(true);
     diag.disable();

@@ -10,8 +10,6 @@ import {
   withLlmCall,
   withSession,
   withTool,
-  agent,
-  tool,
 } from '../../src/index.js';
 import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
 
@@ -185,27 +183,5 @@ describe('span helpers', () => {
       expect(span.status.code).toBe(2);
       expect(span.events.some((e) => e.name === 'exception')).toBe(true);
     }
-  });
-
-  it('decorates methods with agent and tool spans that keep `this`', async () => {
-    class Researcher {
-      prefix = 'r:';
-      @agent('researcher')
-      async run(q: string) {
-        return this.lookup(q);
-      }
-      @tool()
-      lookup(q: string) {
-        return this.prefix + q;
-      }
-    }
-    const session = startSession();
-    const out = await withSession(session, () => new Researcher().run('x'));
-    session.end();
-    expect(out).toBe('r:x');
-    const agentSpan = t.one('researcher.agent');
-    const toolSpan = t.one('lookup.tool');
-    expect(parentSpanId(toolSpan)).toBe(agentSpan.spanContext().spanId);
-    expect(agentSpan.attributes['session.id']).toBe(session.id);
   });
 });
