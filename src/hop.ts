@@ -59,6 +59,10 @@ export interface InboundHopOptions<Carrier> {
   startTime?: number;
   /** Propagator to extract with (default: the library's, whatever is registered globally). */
   propagator?: TextMapPropagator;
+  /** A decision `resolveInbound` already made for this input (batch consumers resolve each message once). */
+  resolved?: ResolvedInbound;
+  /** Link, never continue, a trusted caller whose context carries no session entry (scheduled runs: continuing would grow one endless trace). */
+  linkWithoutSession?: boolean;
 }
 
 /** How an inbound or outbound hop finished. */
@@ -165,6 +169,7 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
     // A traceparent not backed by a signed entry of its own trace is only linked.
     if (trust === 'trust' && session === undefined && caller !== undefined) trust = 'link';
   }
+  if (options.linkWithoutSession === true && trust === 'trust' && session === undefined && caller !== undefined) trust = 'link';
 
   const callerLinks: Link[] = caller !== undefined ? [{ context: caller, attributes: { [ATTR.linkType]: 'predecessor' } }] : [];
   if (trust === 'link') {
@@ -212,7 +217,7 @@ function finish(span: Span, outcome: HopOutcome | undefined): void {
  * SERVER or CONSUMER span (or adopt the one another instrumentation made). Never throws.
  */
 export function startInboundHop<Carrier>(options: InboundHopOptions<Carrier>): InboundHop {
-  const resolved = resolveInbound(options);
+  const resolved = options.resolved ?? resolveInbound(options);
   const attributes: Attributes = { ...options.attributes, [ATTR.hopTrust]: resolved.trust, [ATTR.hopShape]: resolved.shape };
   const existing = options.existingSpan;
   const existingContext = existing?.spanContext();
@@ -335,10 +340,16 @@ interface SignatureCacheEntry {
   signature: string;
   refreshAt: number;
 }
-// HMAC on every message is measurable; a signature stays good for half its lifetime.
-const signatureCache = new Map<string, SignatureCacheEntry>();
+// HMAC on every message is measurable; a signature stays good for half its lifetime. One cache
+// per keyring: two keyrings may share a key id ('k0' by default) with different secrets.
+const signatureCaches = new WeakMap<SigningKeyring, Map<string, SignatureCacheEntry>>();
 
 function signedEntry(entry: SessionEntry, keyring: SigningKeyring): SessionEntry {
+  let signatureCache = signatureCaches.get(keyring);
+  if (signatureCache === undefined) {
+    signatureCache = new Map();
+    signatureCaches.set(keyring, signatureCache);
+  }
   const now = Math.floor(Date.now() / 1000);
   const cacheKey = `${keyring.activeKeyId}|${entry.sessionId}|${entry.rootSpanId ?? ''}|${entry.traceFlags ?? ''}`;
   const cached = signatureCache.get(entry.sessionId);

@@ -1,0 +1,80 @@
+import { SpanKind, type Link, type SpanContext } from '@opentelemetry/api';
+import type { KafkaMessage } from 'kafkajs';
+import { ATTR } from '../../src/attributes.js';
+import { kafkaHeaderGetter, type KafkaHeaders } from '../../src/carriers/kafka.js';
+import { resolveInbound, startInboundHop, type InboundHop, type ResolvedInbound } from '../../src/hop.js';
+import { activeInstrumentationSpan } from '../../src/instrumentation-span.js';
+import { messagingSpanName } from '../../src/messaging.js';
+import { resolveShape, resolveTrust, type ShapeMode } from '../../src/trust.js';
+import { consumerAttributes } from './attributes.js';
+import type { InboundPolicy, KafkaInboundMessage } from './options.js';
+
+/** Scope names of instrumentations whose consumer span an eachMessage hop adopts. */
+const KAFKAJS_INSTRUMENTATIONS = ['@opentelemetry/instrumentation-kafkajs'];
+
+/** The policy used for a message no instrumented consumer delivered. */
+export const DEFAULT_POLICY: InboundPolicy = { trust: undefined, shape: undefined, batchShape: undefined, signing: undefined };
+
+/** Where a message came from, as far as the adapter knows. */
+export interface MessageOrigin {
+  /** Topic, unknown for a message handed to `withMessageContext` from elsewhere. */
+  topic: string | undefined;
+  /** Partition, when known. */
+  partition: number | undefined;
+  /** Consumer group, when known. */
+  groupId: string | undefined;
+}
+
+function headersOf(message: KafkaMessage | undefined): KafkaHeaders | undefined {
+  return message !== null && typeof message === 'object' ? (message.headers as KafkaHeaders | undefined) : undefined;
+}
+
+function spanName(topic: string | undefined): string {
+  return topic === undefined ? 'process' : messagingSpanName('process', topic);
+}
+
+/**
+ * Trust and shape of one message under `policy`, then the core's decision for its headers.
+ * `mode` picks the shape option and its default: 'message' (eachMessage, parent) or 'batch'
+ * (withMessageContext, rejoin: a batch mixes sessions, and each message's work belongs in its own).
+ */
+export function resolveMessage(origin: MessageOrigin, message: KafkaMessage, policy: InboundPolicy, mode: 'message' | 'batch'): ResolvedInbound {
+  const input: KafkaInboundMessage = { topic: origin.topic ?? '', partition: origin.partition ?? -1, message };
+  const fallback: ShapeMode = mode === 'message' ? 'parent' : 'rejoin';
+  return resolveInbound({
+    carrier: headersOf(message),
+    getter: kafkaHeaderGetter,
+    trust: resolveTrust(policy.trust, input, 'trust'),
+    shape: resolveShape(mode === 'message' ? policy.shape : policy.batchShape, input, fallback),
+    signing: policy.signing,
+  });
+}
+
+/** Starts the CONSUMER span `process <topic>` of one message, adopting instrumentation-kafkajs' span when it made one. */
+export function startMessageHop(origin: MessageOrigin, message: KafkaMessage, resolved: ResolvedInbound, links?: Link[]): InboundHop {
+  const existingSpan = activeInstrumentationSpan(KAFKAJS_INSTRUMENTATIONS);
+  return startInboundHop({
+    carrier: headersOf(message),
+    getter: kafkaHeaderGetter,
+    spanName: spanName(origin.topic),
+    kind: SpanKind.CONSUMER,
+    attributes: consumerAttributes(origin.topic, origin.partition, message, origin.groupId),
+    trust: resolved.trust,
+    resolved,
+    ...(existingSpan !== undefined ? { existingSpan } : {}),
+    ...(links !== undefined ? { links } : {}),
+  });
+}
+
+/**
+ * The link a batch span keeps for one message: the producer's span when the message's context
+ * was accepted or linked, else the session root it names; none when the context was ignored.
+ */
+export function messageLink(resolved: ResolvedInbound): Link | undefined {
+  const attributes = { [ATTR.linkType]: 'predecessor', ...(resolved.session !== undefined ? { [ATTR.agentopsSessionId]: resolved.session.sessionId } : {}) };
+  if (resolved.caller !== undefined) return { context: resolved.caller, attributes };
+  const session = resolved.session;
+  if (session?.rootSpanId === undefined) return undefined;
+  const root: SpanContext = { traceId: session.sessionId, spanId: session.rootSpanId, traceFlags: (session.traceFlags ?? 1) & 1, isRemote: true };
+  return { context: root, attributes: { ...attributes, [ATTR.linkType]: 'session' } };
+}
