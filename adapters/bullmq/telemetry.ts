@@ -1,0 +1,310 @@
+/**
+ * `sessionTelemetry()`: BullMQ's own telemetry interface (`{ tracer, contextManager }`), so that
+ * Queue, Worker and FlowProducer carry the session the way BullMQ expects to be instrumented.
+ *
+ * How BullMQ (5 and 6) drives it, per operation: `fromMetadata(active, stored)` when the job has
+ * stored metadata, `tracer.startSpan(name, { kind }, thatContext)`, `span.setAttributes(queue,
+ * operation)`, `span.setSpanOnContext(ctx)`, `getMetadata(messageContext)` when the operation
+ * stores metadata (what add/addBulk/addNode write into the job), then the operation's callback in
+ * `contextManager.with(messageContext)`, which first reports the job id.
+ *
+ * - PRODUCER spans are outbound hops; `getMetadata` injects the W3C carrier with the session
+ *   entry (signed with a key) into the job-metadata JSON.
+ * - A span started from stored metadata, and every CONSUMER span, is an inbound hop. Its
+ *   decision waits for the job id (a scheduled run is placed differently), which BullMQ reports
+ *   only inside the callback, after it activated the context: that context is deferred until
+ *   first read, and the span starts when the id arrives.
+ * - Other spans are plain children of the active context.
+ */
+import {
+  context as otelContext,
+  createContextKey,
+  trace,
+  SpanKind,
+  SpanStatusCode,
+  type Attributes,
+  type Context,
+  type Span,
+  type TimeInput,
+} from '@opentelemetry/api';
+import type { ContextManager, Span as BullMQSpan, SpanOptions as BullMQSpanOptions, Telemetry, Tracer as BullMQTracer } from 'bullmq';
+import { emptyJobMetadata, formatJobMetadata, jobMetadataSetter, parseJobMetadata, type JobMetadataCarrier } from '../../src/carriers/job-metadata.js';
+import { deferredContext } from '../../src/deferred-context.js';
+import { log } from '../../src/diag.js';
+import { resolveInbound, startInboundHop, startOutboundHop, type InboundHop, type OutboundHop } from '../../src/hop.js';
+import { tracer } from '../../src/tracer.js';
+import {
+  BULLMQ_ATTR,
+  derivedAttributes,
+  isScheduledJobId,
+  jobIdOf,
+  keptAttributes,
+  operationAttributes,
+  operationSpanName,
+} from './attributes.js';
+import { JOB_HOP_KEY, jobHopOptions, type JobHopMark } from './inbound.js';
+import { bullmqSettings, type BullMQSettings, type SessionTelemetryOptions } from './options.js';
+
+/** Stored metadata handed from `fromMetadata` to `startSpan`, parsed (undefined: none usable). */
+const JOB_METADATA_KEY = createContextKey('agentops-propagation.bullmq.job-metadata');
+
+interface PendingMetadata {
+  carrier: JobMetadataCarrier | undefined;
+}
+
+/** The queue each of our producer spans adds to, so that `getMetadata` signs with that queue's key. */
+const producerQueues = new WeakMap<Span, string>();
+
+const SPAN_KINDS: ReadonlySet<unknown> = new Set([SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER]);
+
+function errorMessage(exception: unknown): string {
+  if (typeof exception === 'string') return exception;
+  if (typeof exception === 'object' && exception !== null && typeof (exception as { message?: unknown }).message === 'string') {
+    return (exception as { message: string }).message;
+  }
+  return String(exception);
+}
+
+/** BullMQ's Span, backed by an OTel span (ours, or a hop's). Never throws into BullMQ. */
+class SessionJobSpan implements BullMQSpan<Context> {
+  private span: Span | undefined;
+  private hop: InboundHop | OutboundHop | undefined;
+  /** Inbound only: the context the job runs in. */
+  private jobContext: Context | undefined;
+  /** Inbound only: BullMQ's attributes reported before the span could start. */
+  private readonly early: Attributes = {};
+  private queueName: string | undefined;
+  private operation: string | undefined;
+  private readonly inbound: boolean;
+
+  constructor(
+    private readonly settings: BullMQSettings,
+    private readonly name: string,
+    private readonly kind: SpanKind,
+    private readonly base: Context,
+    private readonly pending: PendingMetadata | undefined,
+  ) {
+    this.inbound = pending !== undefined || kind === SpanKind.CONSUMER;
+    if (this.inbound) return;
+    if (kind === SpanKind.PRODUCER) {
+      this.hop = startOutboundHop({ spanName: name, kind, parentContext: base });
+      this.span = this.hop.span;
+    } else {
+      this.span = tracer().startSpan(name, { kind }, base);
+    }
+  }
+
+  setSpanOnContext(ctx: Context): Context {
+    try {
+      if (!this.inbound) return trace.setSpan(ctx ?? otelContext.active(), this.started());
+      if (this.jobContext !== undefined) return this.jobContext;
+      return deferredContext(() => {
+        this.started();
+        return this.jobContext ?? ctx;
+      }, ctx);
+    } catch (err) {
+      log.warn('bullmq: setSpanOnContext failed; the job runs in the context it was given', err as Error);
+      return ctx;
+    }
+  }
+
+  setAttribute(key: string, value: unknown): void {
+    this.setAttributes({ [key]: value });
+  }
+
+  setAttributes(attributes: Record<string, unknown>): void {
+    try {
+      const kept = keptAttributes(attributes, this.settings.recordPayloads);
+      const learned = this.learn(kept);
+      if (this.span === undefined) {
+        Object.assign(this.early, kept);
+        // The job id decides an inbound hop: start it now, before the job's code runs.
+        if (kept[BULLMQ_ATTR.jobId] !== undefined) this.started();
+        return;
+      }
+      this.span.setAttributes(kept);
+      this.span.setAttributes(derivedAttributes(kept));
+      if (learned && this.queueName !== undefined && this.operation !== undefined) {
+        const conventions = operationAttributes(this.queueName, this.operation);
+        if (conventions !== undefined) this.span.setAttributes(conventions);
+        const name = operationSpanName(this.queueName, this.operation);
+        if (name !== undefined) this.span.updateName(name);
+        if (this.kind === SpanKind.PRODUCER) producerQueues.set(this.span, this.queueName);
+      }
+    } catch (err) {
+      log.warn('bullmq: recording span attributes failed', err as Error);
+    }
+  }
+
+  addEvent(name: string, attributes?: Record<string, unknown>, time?: TimeInput): void {
+    try {
+      const span = this.started();
+      const kept = attributes === undefined ? undefined : keptAttributes(attributes, this.settings.recordPayloads);
+      span.addEvent(name, kept, time);
+      // BullMQ reports a failed attempt only as this event; the span's status should say it too.
+      if (name === 'job failed') span.setStatus({ code: SpanStatusCode.ERROR, message: String(attributes?.[BULLMQ_ATTR.failedReason] ?? 'job failed') });
+    } catch (err) {
+      log.warn('bullmq: recording a span event failed', err as Error);
+    }
+  }
+
+  recordException(exception: unknown, time?: TimeInput): void {
+    try {
+      const span = this.started();
+      span.recordException(exception as Error, time);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(exception) });
+    } catch (err) {
+      log.warn('bullmq: recording an exception failed', err as Error);
+    }
+  }
+
+  end(): void {
+    try {
+      this.started();
+      if (this.hop !== undefined) this.hop.end();
+      else this.span?.end();
+    } catch (err) {
+      log.warn('bullmq: ending a span failed', err as Error);
+    }
+  }
+
+  /** Remembers the queue and operation when BullMQ reports them; true when this call did. */
+  private learn(attributes: Attributes): boolean {
+    const queue = attributes[BULLMQ_ATTR.queueName];
+    const operation = attributes[BULLMQ_ATTR.operation];
+    let learned = false;
+    if (typeof queue === 'string' && queue !== this.queueName) {
+      this.queueName = queue;
+      learned = true;
+    }
+    if (typeof operation === 'string' && operation !== this.operation) {
+      this.operation = operation;
+      learned = true;
+    }
+    return learned;
+  }
+
+  /** The OTel span, starting the inbound hop if it has not started yet. */
+  private started(): Span {
+    if (this.span !== undefined) return this.span;
+    try {
+      this.startInbound();
+    } catch (err) {
+      log.warn('bullmq: the job hop failed; the job runs without its context', err as Error);
+    }
+    if (this.span === undefined) {
+      this.span = tracer().startSpan(this.name, { kind: this.kind }, this.base.deleteValue(JOB_METADATA_KEY));
+      this.jobContext ??= trace.setSpan(this.base.deleteValue(JOB_METADATA_KEY), this.span);
+    }
+    return this.span;
+  }
+
+  private startInbound(): void {
+    // BullMQ names spans `<operation> <queue>`; the attributes say it unambiguously, the name is the fallback.
+    const space = this.name.indexOf(' ');
+    const operation = this.operation ?? (space > 0 ? this.name.slice(0, space) : this.name);
+    const queueName = this.queueName ?? (space > 0 ? this.name.slice(space + 1) : '');
+    const jobId = jobIdOf(this.early[BULLMQ_ATTR.jobId]);
+    const jobName = this.early[BULLMQ_ATTR.jobName];
+    const info = { queueName, jobId, jobName: typeof jobName === 'string' ? jobName : undefined, scheduled: isScheduledJobId(jobId) };
+    const attributes: Attributes = { ...this.early, ...operationAttributes(queueName, operation), ...derivedAttributes(this.early) };
+    const options = jobHopOptions(info, this.pending?.carrier, this.settings.forQueue(queueName), {
+      name: operationSpanName(queueName, operation) ?? this.name,
+      kind: this.kind,
+      attributes,
+      parentContext: this.base.deleteValue(JOB_METADATA_KEY),
+      propagator: this.settings.propagator,
+    });
+    if (this.kind === SpanKind.CONSUMER) {
+      const hop = startInboundHop(options);
+      const mark: JobHopMark = { queueName, jobId };
+      this.hop = hop;
+      this.span = hop.span;
+      this.jobContext = hop.context.setValue(JOB_HOP_KEY, mark);
+      return;
+    }
+    // BullMQ's other spans of a job (getNextJob) follow the job's placement without being a hop.
+    const resolved = resolveInbound(options);
+    this.span = tracer().startSpan(options.spanName, { kind: this.kind, attributes, links: resolved.links, root: resolved.root }, resolved.parentContext);
+    this.jobContext = trace.setSpan(resolved.parentContext, this.span);
+  }
+}
+
+/** A span for when even building ours failed: BullMQ's calls go nowhere. */
+const NOOP_SPAN: BullMQSpan<Context> = {
+  setSpanOnContext: (ctx) => ctx,
+  setAttribute: () => undefined,
+  setAttributes: () => undefined,
+  addEvent: () => undefined,
+  recordException: () => undefined,
+  end: () => undefined,
+};
+
+class SessionJobTracer implements BullMQTracer<Context> {
+  constructor(private readonly settings: BullMQSettings) {}
+
+  startSpan(name: string, options?: BullMQSpanOptions, ctx?: Context): BullMQSpan<Context> {
+    try {
+      const kind = SPAN_KINDS.has(options?.kind) ? (options!.kind as number as SpanKind) : SpanKind.INTERNAL;
+      // Only the context BullMQ hands over carries a job's stored metadata, never the active one:
+      // spans BullMQ starts while a job runs are that job's children, not new inbound hops.
+      const pending = ctx?.getValue(JOB_METADATA_KEY) as PendingMetadata | undefined;
+      return new SessionJobSpan(this.settings, String(name), kind, ctx ?? otelContext.active(), pending);
+    } catch (err) {
+      log.warn('bullmq: starting a span failed; this operation is not traced', err as Error);
+      return NOOP_SPAN;
+    }
+  }
+}
+
+class SessionJobContextManager implements ContextManager<Context> {
+  constructor(private readonly settings: BullMQSettings) {}
+
+  with<A extends (...args: any[]) => any>(ctx: Context, fn: A): ReturnType<A> {
+    return otelContext.with(ctx, fn);
+  }
+
+  active(): Context {
+    return otelContext.active();
+  }
+
+  getMetadata(ctx: Context): string {
+    try {
+      const span = trace.getSpan(ctx);
+      const queueName = span !== undefined ? producerQueues.get(span) : undefined;
+      const carrier = emptyJobMetadata();
+      startOutboundHop({
+        spanName: 'bullmq metadata',
+        startSpan: false,
+        parentContext: ctx,
+        signing: this.settings.forQueue(queueName).signing,
+        ...(this.settings.propagator !== undefined ? { propagator: this.settings.propagator } : {}),
+      }).inject(carrier, jobMetadataSetter);
+      return formatJobMetadata(carrier);
+    } catch (err) {
+      log.warn('bullmq: writing job metadata failed; the job goes without context', err as Error);
+      return '';
+    }
+  }
+
+  fromMetadata(activeContext: Context, metadata: string): Context {
+    const base = activeContext ?? otelContext.active();
+    try {
+      const pending: PendingMetadata = { carrier: parseJobMetadata(metadata) };
+      return base.setValue(JOB_METADATA_KEY, pending);
+    } catch (err) {
+      log.warn('bullmq: reading job metadata failed; the job runs without its context', err as Error);
+      return base;
+    }
+  }
+}
+
+/**
+ * BullMQ telemetry that keeps the AgentOps session across queues: pass it as the `telemetry`
+ * option of every Queue, Worker and FlowProducer (`new Worker(name, fn, { telemetry })`).
+ * Bad options throw a TypeError here; nothing it does later throws into BullMQ.
+ */
+export function sessionTelemetry(options?: SessionTelemetryOptions): Telemetry<Context> {
+  const settings = bullmqSettings(options, 'sessionTelemetry');
+  return { tracer: new SessionJobTracer(settings), contextManager: new SessionJobContextManager(settings) };
+}

@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { FlowProducer, Queue, Worker, type ConnectionOptions, type Job, type QueueOptions, type WorkerOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+
+/** The Redis the integration project runs against (test/setup/services.ts sets REDIS_URL). */
+export function redisUrl(): string {
+  return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+/** BullMQ connection options for the test Redis (a fresh object: BullMQ may keep it). */
+export function connection(): ConnectionOptions {
+  const url = new URL(redisUrl());
+  return {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    maxRetriesPerRequest: null,
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+  };
+}
+
+/** Every test gets its own queues: runs never see each other's jobs. */
+export function uniqueQueueName(prefix = 'q'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Polls `probe` until it returns something truthy; fails naming `what` after the deadline. */
+export async function waitFor<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, deadlineMs = 30_000): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** BullMQ objects a test opened; `close()` (afterEach) closes workers, obliterates and closes queues. */
+export class BullMQResources {
+  private readonly queues: Queue[] = [];
+  private readonly workers: Worker[] = [];
+  private readonly flows: FlowProducer[] = [];
+  private readonly redises: Redis[] = [];
+
+  queue(name: string, options: Omit<QueueOptions, 'connection'> = {}): Queue {
+    const queue = new Queue(name, { ...options, connection: connection() });
+    this.queues.push(queue);
+    return queue;
+  }
+
+  worker<R>(name: string, processor: (job: Job) => Promise<R>, options: Omit<WorkerOptions, 'connection'> = {}): Worker {
+    const worker = new Worker(name, processor, { ...options, connection: connection() });
+    worker.on('error', () => undefined);
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** A worker whose processor is given as-is (a file path for sandboxed processors). */
+  sandboxedWorker(name: string, processorFile: string, options: Omit<WorkerOptions, 'connection'> = {}): Worker {
+    const worker = new Worker(name, processorFile, { ...options, connection: connection() });
+    worker.on('error', () => undefined);
+    this.workers.push(worker);
+    return worker;
+  }
+
+  flowProducer(options: { telemetry?: QueueOptions['telemetry'] } = {}): FlowProducer {
+    const producer = new FlowProducer({ ...options, connection: connection() });
+    this.flows.push(producer);
+    return producer;
+  }
+
+  redis(): Redis {
+    const redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+    this.redises.push(redis);
+    return redis;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.splice(0).map((w) => w.close(true).catch(() => undefined)));
+    await Promise.all(this.flows.splice(0).map((f) => f.close().catch(() => undefined)));
+    await Promise.all(
+      this.queues.splice(0).map(async (q) => {
+        await q.obliterate({ force: true }).catch(() => undefined);
+        await q.close().catch(() => undefined);
+      }),
+    );
+    await Promise.all(this.redises.splice(0).map((r) => r.quit().catch(() => undefined)));
+  }
+}
+
+/** Diag messages logged while a test runs (the library logs every dropped or refused input there). */
+export interface DiagCapture {
+  messages: string[];
+  /** Messages containing `text`. */
+  matching(text: string): string[];
+  stop(): void;
+}
+
+export function captureDiag(): DiagCapture {
+  const messages: string[] = [];
+  const record = (message: string, ...args: unknown[]) => {
+    messages.push([message, ...args.map((a) => (a instanceof Error ? a.message : String(a)))].join(' '));
+  };
+  const logger: DiagLogger = { error: record, warn: record, info: record, debug: record, verbose: () => undefined };
+  diag.setLogger(logger, { logLevel: DiagLogLevel.DEBUG, suppressOverrideMessage: true });
+  // The API announces its own registration through the new logger; that is not ours.
+  messages.length = 0;
+  return {
+    messages,
+    matching: (text) => messages.filter((m) => m.includes(text)),
+    stop: () => diag.disable(),
+  };
+}
+
+/** Spans about one queue (BullMQ's and ours), by attribute. */
+export function queueSpans(spans: ReadableSpan[], queueName: string): ReadableSpan[] {
+  return spans.filter((s) => s.attributes['bullmq.queue.name'] === queueName || s.attributes['messaging.destination.name'] === queueName);
+}
+
+/** The CONSUMER `process <queue>` spans of a queue. */
+export function processSpans(spans: ReadableSpan[], queueName: string): ReadableSpan[] {
+  return spans.filter((s) => s.name === `process ${queueName}`);
+}

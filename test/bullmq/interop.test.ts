@@ -1,0 +1,90 @@
+// bullmq-otel on the other side of the queue: a job added with it is processed by our worker in
+// one trace, and a job we add is processed by its worker in one trace (and in the session).
+
+import { trace } from '@opentelemetry/api';
+import type { Job } from 'bullmq';
+import { BullMQOtel } from 'bullmq-otel';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sessionTelemetry } from '../../adapters/bullmq/index.js';
+import { getSessionId, startSession, withSession } from '../../src/index.js';
+import { sharedState } from '../../src/state.js';
+import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { BullMQResources, processSpans, uniqueQueueName, waitFor } from './helpers.js';
+
+let t: TestTracing;
+const bull = new BullMQResources();
+
+beforeAll(() => {
+  t = setupTracing();
+});
+afterEach(async () => {
+  sharedState().globalSessionBaggage = false;
+  await bull.close();
+  t.reset();
+});
+afterAll(() => t.shutdown());
+
+interface Seen {
+  sessionId: string | undefined;
+  traceId: string | undefined;
+}
+
+function recordingWorker(queueName: string, telemetry: object) {
+  const seen: Seen[] = [];
+  bull.worker(
+    queueName,
+    async (_job: Job) => {
+      seen.push({ sessionId: getSessionId(), traceId: trace.getActiveSpan()?.spanContext().traceId });
+    },
+    { telemetry: telemetry as never },
+  );
+  return seen;
+}
+
+describe('bullmq-otel producer -> our worker', () => {
+  it('one trace: our process span continues the bullmq-otel producer span', async () => {
+    const name = uniqueQueueName();
+    const session = startSession();
+    await withSession(session, () => bull.queue(name, { telemetry: new BullMQOtel('other-service') }).add('job', {}));
+    const seen = recordingWorker(name, sessionTelemetry());
+    await waitFor('the job', () => processSpans(t.spans(), name).length === 1);
+    session.end();
+    const producer = t.one(`add ${name}.job`);
+    const consumer = processSpans(t.spans(), name)[0]!;
+    expect(producer.instrumentationScope.name).toBe('other-service');
+    expect(consumer.instrumentationScope.name).toBe('agentops-propagation');
+    expect(consumer.spanContext().traceId).toBe(session.id);
+    expect(parentSpanId(consumer)).toBe(producer.spanContext().spanId);
+    expect(seen[0]!.traceId).toBe(session.id);
+    // The global propagator bullmq-otel injects with withholds the session entry by default.
+    expect(seen[0]!.sessionId).toBeUndefined();
+  });
+
+  it('with the session entry on every inject (init globalSessionBaggage), the job joins the session too', async () => {
+    sharedState().globalSessionBaggage = true;
+    const name = uniqueQueueName();
+    const session = startSession();
+    await withSession(session, () => bull.queue(name, { telemetry: new BullMQOtel('other-service') }).add('job', {}));
+    const seen = recordingWorker(name, sessionTelemetry());
+    await waitFor('the job', () => seen.length === 1);
+    session.end();
+    expect(seen[0]).toEqual({ sessionId: session.id, traceId: session.id });
+  });
+});
+
+describe('our producer -> bullmq-otel worker', () => {
+  it('one trace, and the session: bullmq-otel reads the top-level W3C fields we store', async () => {
+    const name = uniqueQueueName();
+    const session = startSession();
+    await withSession(session, () => bull.queue(name, { telemetry: sessionTelemetry() }).add('job', {}));
+    const seen = recordingWorker(name, new BullMQOtel('other-service'));
+    await waitFor('the job', () => seen.length === 1 && processSpans(t.spans(), name).length === 1);
+    session.end();
+    const producer = t.one(`add ${name}`);
+    const consumer = processSpans(t.spans(), name)[0]!;
+    expect(consumer.instrumentationScope.name).toBe('other-service');
+    expect(consumer.spanContext().traceId).toBe(session.id);
+    expect(parentSpanId(consumer)).toBe(producer.spanContext().spanId);
+    expect(seen[0]).toEqual({ sessionId: session.id, traceId: session.id });
+  });
+});
