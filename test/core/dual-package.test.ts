@@ -17,17 +17,22 @@ const req = createRequire(process.cwd() + '/package.json');
   const cjs = req('agentops-propagation');
   const cjsKafka = req('agentops-propagation/kafkajs');
   const esmHttp = await import('agentops-propagation/http');
+  // init from one build registers the SDK and context manager; the other build must see it.
+  const handle = esm.init({ serviceName: 'dual' });
+  const sameHandle = cjs.init() === handle;
   const session = esm.startSession({ name: 'dual' });
   const seenByCjs = esm.withSession(session, () => cjs.getSessionId());
   const seenByEsm = cjs.withSession(session.id, () => esm.getSessionId());
   console.log(JSON.stringify({
     id: session.id,
+    sameHandle,
     seenByCjs,
     seenByEsm,
     sameKey: esm.SESSION_BAGGAGE_KEY === cjs.SESSION_BAGGAGE_KEY,
     differentModules: esm.startSession !== cjs.startSession,
     adapters: typeof cjsKafka.instrumentProducer === 'function' && typeof esmHttp.sessionFetch === 'function',
   }));
+  await handle.shutdown();
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
@@ -36,6 +41,7 @@ describe('ESM and CJS builds', () => {
     expect(existsSync(`${root}/dist/index.js`) && existsSync(`${root}/dist/index.cjs`)).toBe(true);
     const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' }).trim()) as Record<string, unknown>;
     expect(out.differentModules).toBe(true);
+    expect(out.sameHandle).toBe(true);
     expect(out.seenByCjs).toBe(out.id);
     expect(out.seenByEsm).toBe(out.id);
     expect(out.sameKey).toBe(true);

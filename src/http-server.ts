@@ -1,0 +1,216 @@
+/**
+ * The inbound HTTP hop shared by the server adapters: default trust from the socket's address,
+ * adoption of a server span another instrumentation already started, the SERVER span with HTTP
+ * semantic conventions, and its end when the response finishes or the connection closes. The
+ * adapters add only how their framework runs handlers in the hop's context.
+ */
+import { context as otelContext, trace, SpanKind, SpanStatusCode, type Attributes, type Context, type Span, type TextMapPropagator } from '@opentelemetry/api';
+import { getRPCMetadata, RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { incomingHeaderGetter } from './carriers/http.js';
+import { log } from './diag.js';
+import { startInboundHop, type HopOutcome, type InboundHop, type InboundHopOptions } from './hop.js';
+import { serverRequestAttributes, serverSpanName, statusErrorType } from './http-semconv.js';
+import { isInternalAddress } from './network.js';
+import { createKeyring, type SigningKeyOption, type SigningKeyring } from './signing.js';
+import { assertShapeOption, assertTrustOption, resolveShape, resolveTrust, type ShapeOption, type TrustMode, type TrustOption } from './trust.js';
+
+/** Options every HTTP server adapter takes; `Request` is the framework's request object. */
+export interface HttpServerOptions<Request> {
+  /** Trust mode, or a function of the request (default: 'trust' for loopback / private-network callers, 'link' for others). */
+  trust?: TrustOption<Request>;
+  /** Shape for trusted callers: 'parent' (default) or 'rejoin', or a function of the request. */
+  shape?: ShapeOption<Request>;
+  /** Key verifying signed session entries (a valid one trusts any caller); undefined = the one from `init`, null = none. */
+  signingKey?: SigningKeyOption | SigningKeyring | null;
+  /** Adopt the server span of instrumentation-http or @fastify/otel instead of starting a second one (default true). */
+  adoptExistingSpan?: boolean;
+  /** Propagator to extract with (default: the library's). */
+  propagator?: TextMapPropagator;
+}
+
+/** Validated {@link HttpServerOptions}. */
+export interface HttpServerConfig<Request> {
+  /** The trust option as given. */
+  trust: TrustOption<Request> | undefined;
+  /** The shape option as given. */
+  shape: ShapeOption<Request> | undefined;
+  /** Keyring for signed entries; undefined = the one from `init`, null = none. */
+  signing: SigningKeyring | null | undefined;
+  /** Whether to adopt an existing server span. */
+  adopt: boolean;
+  /** Propagator to extract with. */
+  propagator: TextMapPropagator | undefined;
+}
+
+/** Per-request inputs of {@link startHttpServerHop}. */
+export interface HttpServerHopInput<Request> {
+  /** The framework's request object, handed to trust and shape functions. */
+  request: Request;
+  /** The request target as received, for `url.path` (default `req.url`). */
+  path?: string;
+  /** The matched route template, when known before the handler runs. */
+  route?: string;
+  /** Reads the route template when the response finishes (routers that match late). */
+  lateRoute?: () => string | undefined;
+  /** Trust for this route, overriding the adapter-wide option. */
+  trust?: TrustOption<Request>;
+  /** Shape for this route, overriding the adapter-wide option. */
+  shape?: ShapeOption<Request>;
+}
+
+/** A running inbound HTTP hop. */
+export interface HttpServerHop {
+  /** Context the request's handlers must run in. */
+  readonly context: Context;
+  /** The underlying inbound hop (span, session, trust applied). */
+  readonly hop: InboundHop;
+  /** Records an error the framework reported for this request; the span ends with it. */
+  recordError(error: unknown): void;
+}
+
+/** Where adapters keep the hop on the request object: the one property the library adds. */
+export const HTTP_SERVER_HOP: unique symbol = Symbol.for('agentops-propagation.http-server-hop') as never;
+
+/** Validates server adapter options; bad configuration throws a TypeError at setup time. */
+export function resolveHttpServerOptions<Request>(options: HttpServerOptions<Request> | undefined, where: string): HttpServerConfig<Request> {
+  if (options !== undefined && (options === null || typeof options !== 'object')) throw new TypeError(`agentops-propagation: ${where} options must be an object`);
+  const o = options ?? {};
+  assertTrustOption(o.trust, `${where} trust`);
+  assertShapeOption(o.shape, `${where} shape`);
+  if (o.adoptExistingSpan !== undefined && typeof o.adoptExistingSpan !== 'boolean') throw new TypeError(`agentops-propagation: ${where} adoptExistingSpan must be a boolean`);
+  if (o.propagator !== undefined && (o.propagator === null || typeof o.propagator.extract !== 'function')) {
+    throw new TypeError(`agentops-propagation: ${where} propagator must be a TextMapPropagator`);
+  }
+  return {
+    trust: o.trust,
+    shape: o.shape,
+    signing: o.signingKey === undefined ? undefined : o.signingKey === null ? null : createKeyring(o.signingKey),
+    adopt: o.adoptExistingSpan ?? true,
+    propagator: o.propagator,
+  };
+}
+
+/**
+ * The default trust: callers on loopback or a private network are the service's own peers;
+ * anyone else may not write into a session. Behind a reverse proxy every caller looks private,
+ * which is why the proxy must strip the headers at the edge.
+ */
+export function defaultHttpTrust(req: IncomingMessage): TrustMode {
+  return isInternalAddress(req.socket?.remoteAddress) ? 'trust' : 'link';
+}
+
+/**
+ * The server span another instrumentation made for this request: the one instrumentation-http
+ * records in the RPC metadata, else an active SERVER span (@fastify/otel on its own).
+ */
+export function findServerSpan(ctx: Context): Span | undefined {
+  const rpc = getRPCMetadata(ctx);
+  if (rpc?.type === RPCType.HTTP && rpc.span.isRecording()) return rpc.span;
+  const span = trace.getSpan(ctx);
+  if (span !== undefined && span.isRecording() && (span as { kind?: unknown }).kind === SpanKind.SERVER) return span;
+  return undefined;
+}
+
+function errorType(error: unknown): string {
+  const name = error instanceof Error ? error.constructor?.name || error.name : undefined;
+  return typeof name === 'string' && name.length > 0 ? name : '_OTHER';
+}
+
+/**
+ * Starts the inbound hop of one HTTP request and ends it when `res` finishes (or closes first).
+ * Never throws: on an internal failure it logs and returns undefined, and the request goes on
+ * without a hop.
+ */
+export function startHttpServerHop<Request>(req: IncomingMessage, res: ServerResponse, config: HttpServerConfig<Request>, input: HttpServerHopInput<Request>): HttpServerHop | undefined {
+  try {
+    const active = otelContext.active();
+    const trust = resolveTrust(input.trust ?? config.trust, input.request, defaultHttpTrust(req));
+    const shape = resolveShape(input.shape ?? config.shape, input.request, 'parent');
+    const rpc: RPCMetadata | undefined = getRPCMetadata(active);
+    const attributes = serverRequestAttributes(req, input.path);
+    if (input.route !== undefined) attributes['http.route'] = input.route;
+    // Built field by field: spreading here costs more than the rest of the hop (see http-semconv).
+    const options: InboundHopOptions<IncomingMessage['headers']> = {
+      carrier: req.headers,
+      getter: incomingHeaderGetter,
+      spanName: serverSpanName(req.method, input.route),
+      kind: SpanKind.SERVER,
+      attributes,
+      trust,
+      shape,
+    };
+    if (config.signing !== undefined) options.signing = config.signing;
+    if (config.propagator !== undefined) options.propagator = config.propagator;
+    if (config.adopt) {
+      const existingSpan = findServerSpan(active);
+      if (existingSpan !== undefined) options.existingSpan = existingSpan;
+    }
+    const hop = startInboundHop(options);
+
+    let error: unknown;
+    let hasError = false;
+    let ended = false;
+    const end = (closed: boolean): void => {
+      if (ended) return;
+      ended = true;
+      res.removeListener('finish', onFinish);
+      res.removeListener('close', onClose);
+      try {
+        endHop(req, res, hop, rpc, input, closed, hasError, error);
+      } catch (err) {
+        log.warn('ending the HTTP server span failed', err as Error);
+      }
+    };
+    const onFinish = (): void => end(false);
+    const onClose = (): void => end(true);
+    res.once('finish', onFinish);
+    res.once('close', onClose);
+
+    return {
+      // Our own SERVER span announces itself the way instrumentation-http does, so that
+      // @fastify/otel and instrumentation-express nest under it and name it by route.
+      context: rpc === undefined && !hop.adopted ? setRPCMetadata(hop.context, { type: RPCType.HTTP, span: hop.span }) : hop.context,
+      hop,
+      recordError(err) {
+        if (hasError || ended) return;
+        hasError = true;
+        error = err;
+      },
+    };
+  } catch (err) {
+    log.warn('starting the HTTP server hop failed; the request goes on without it', err as Error);
+    return undefined;
+  }
+}
+
+function endHop(req: IncomingMessage, res: ServerResponse, hop: InboundHop, rpc: RPCMetadata | undefined, input: Pick<HttpServerHopInput<unknown>, 'route' | 'lateRoute'>, closed: boolean, hasError: boolean, error: unknown): void {
+  const route = input.route ?? input.lateRoute?.();
+  const attributes: Attributes = {};
+  const status = res.headersSent ? res.statusCode : undefined;
+  if (status !== undefined) attributes['http.response.status_code'] = status;
+  if (route !== undefined && route.length > 0) {
+    attributes['http.route'] = route;
+    if (!hop.adopted) hop.span.updateName(serverSpanName(req.method, route));
+    // instrumentation-http names its span from the RPC metadata when the response closes.
+    if (rpc?.type === RPCType.HTTP && rpc.route === undefined) rpc.route = route;
+  }
+  const outcome: HopOutcome = { attributes };
+  if (hasError && (status === undefined || status >= 500)) {
+    attributes['error.type'] = errorType(error);
+    outcome.error = error;
+  } else if (hasError) {
+    // A 4xx is the caller's fault: the exception is worth seeing, the span did not fail.
+    hop.span.recordException(error instanceof Error ? error : String(error));
+  } else if (closed && !res.writableFinished) {
+    attributes['error.type'] = 'aborted';
+    outcome.status = SpanStatusCode.ERROR;
+  } else if (status !== undefined) {
+    const type = statusErrorType(status, 'server');
+    if (type !== undefined) {
+      attributes['error.type'] = type;
+      outcome.status = SpanStatusCode.ERROR;
+    }
+  }
+  hop.end(outcome);
+}
