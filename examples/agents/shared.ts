@@ -1,0 +1,68 @@
+/** What the four demo services share: telemetry setup, the LLM stand-in, ports and shutdown. */
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { createHash } from 'node:crypto';
+import { init, recordLlmUsage, withLlmCall, type InitHandle } from '../../src/index.js';
+
+/** Topic and queue the services talk through. */
+export const RESEARCH_TOPIC = process.env.DEMO_TOPIC ?? 'agentops-demo.research-tasks';
+export const WRITER_QUEUE = process.env.DEMO_QUEUE ?? 'agentops-demo-writer';
+
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new Error(`${name} is not set (the demo runner sets it)`);
+  return value;
+}
+
+/**
+ * Tracing for one service: spans go to the demo's collector over OTLP/HTTP, and also to
+ * OTEL_EXPORTER_OTLP_ENDPOINT (Jaeger, AgentOps, ...) when that is set, which init reads itself.
+ */
+export function startTelemetry(serviceName: string): InitHandle {
+  const collector = requiredEnv('DEMO_COLLECTOR_URL');
+  return init({
+    serviceName,
+    exporters: [new OTLPTraceExporter({ url: `${collector}/v1/traces` })],
+    exportQueue: { scheduledDelayMillis: 250 },
+  });
+}
+
+function tokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+/**
+ * A deterministic stand-in for an LLM call: no network, no key, the same answer for the same
+ * prompt, yet a real LLM span with model and token usage, as a provider SDK would record.
+ */
+export async function llm(model: string, prompt: string): Promise<string> {
+  return withLlmCall({ model, system: 'local-standin' }, async (span) => {
+    const digest = createHash('sha256').update(`${model}|${prompt}`).digest('hex');
+    await new Promise((resolve) => setTimeout(resolve, 5 + (parseInt(digest.slice(0, 2), 16) % 20)));
+    const completion = `[${model}] ${prompt.slice(0, 60)} -> ${digest.slice(0, 16)}`;
+    recordLlmUsage(span, { promptTokens: tokens(prompt), completionTokens: tokens(completion) });
+    return completion;
+  });
+}
+
+/** Signals the runner that the service is ready; the runner waits for this exact line. */
+export function announceReady(service: string): void {
+  process.stdout.write(`READY ${service}\n`);
+}
+
+/** Flushes spans and stops the service on SIGTERM/SIGINT, after its own cleanup. */
+export function onShutdown(telemetry: InitHandle, cleanup: () => Promise<void>): void {
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    try {
+      await cleanup();
+    } catch (err) {
+      console.error('cleanup failed:', err);
+    }
+    await telemetry.shutdown();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

@@ -1,0 +1,38 @@
+/** writer (BullMQ worker): writes up a sub-task and reports to the gateway over HTTP. */
+import { Worker } from 'bullmq';
+import { withAgent } from '../../src/index.js';
+import { sessionTelemetry } from '../../adapters/bullmq/index.js';
+import { sessionFetch } from '../../adapters/http/index.js';
+import { announceReady, llm, onShutdown, requiredEnv, startTelemetry, WRITER_QUEUE } from './shared.js';
+
+const telemetry = startTelemetry('writer');
+const gatewayUrl = requiredEnv('GATEWAY_URL');
+const redis = new URL(requiredEnv('REDIS_URL'));
+// DEMO_BREAK_HOP=writer-callback reports back with plain fetch: the session is lost on that hop,
+// and the demo's check must notice (test/example runs it so).
+const report = process.env.DEMO_BREAK_HOP === 'writer-callback' ? fetch : sessionFetch();
+
+const worker = new Worker(
+  WRITER_QUEUE,
+  async (job) =>
+    withAgent('writer', async () => {
+      const { question, subtask, notes } = job.data as { question: string; subtask: number; notes: string; sessionId: string };
+      const text = await llm('writer-large', `Write section ${subtask} for "${question}" from: ${notes}`);
+      const response = await report(`${gatewayUrl}/reports`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ subtask, text, sessionId: job.data.sessionId }),
+      });
+      if (!response.ok) throw new Error(`gateway answered ${response.status}`);
+      return { subtask };
+    }),
+  {
+    connection: { host: redis.hostname, port: Number(redis.port || 6379), maxRetriesPerRequest: null },
+    telemetry: sessionTelemetry(),
+    concurrency: 4,
+  },
+);
+
+await worker.waitUntilReady();
+announceReady('writer');
+onShutdown(telemetry, () => worker.close());
