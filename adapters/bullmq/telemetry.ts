@@ -19,6 +19,7 @@
 import {
   context as otelContext,
   createContextKey,
+  ROOT_CONTEXT,
   trace,
   SpanKind,
   SpanStatusCode,
@@ -266,6 +267,15 @@ class SessionJobContextManager implements ContextManager<Context> {
 
   active(): Context {
     return otelContext.active();
+  }
+
+  /**
+   * BullMQ 6 runs its worker's background loops (the stalled-jobs checker) in this context, so
+   * that they do not stay, for the worker's lifetime, under whatever context created the worker
+   * (a session's, for a worker built inside one). BullMQ 5 does not call it.
+   */
+  root(): Context {
+    return ROOT_CONTEXT;
   }
 
   getMetadata(ctx: Context): string {
