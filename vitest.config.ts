@@ -39,6 +39,7 @@ export default defineConfig({
             'test/kafka/**/*.test.ts',
             'test/bullmq/**/*.test.ts',
             'test/example/**/*.test.ts',
+            'test/reliability/**/*.test.ts',
           ],
           globalSetup: ['test/setup/services.ts'],
           testTimeout: 120_000,
