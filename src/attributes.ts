@@ -10,7 +10,7 @@ export const ATTR = {
   hopShape: 'agentops.hop.shape',
   /** The trust mode applied to an inbound hop. */
   hopTrust: 'agentops.hop.trust',
-  /** Why a link exists: predecessor | adopted | caller. */
+  /** Why a link exists: predecessor | adopted | batch | session. */
   linkType: 'agentops.link.type',
   genAiSystem: 'gen_ai.system',
   genAiOperation: 'gen_ai.operation.name',

@@ -136,7 +136,10 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
   const base = options.parentContext ?? otelContext.active();
   let trust = options.trust;
   // Without this the SDK would parent our span under whatever span is active (a framework's).
-  const clean = trace.deleteSpan(propagation.deleteBaggage(base));
+  // Each deletion copies the context: skip the ones with nothing to delete (a server's usual case).
+  let clean = base;
+  if (propagation.getBaggage(clean) !== undefined) clean = propagation.deleteBaggage(clean);
+  if (trace.getSpan(clean) !== undefined) clean = trace.deleteSpan(clean);
   if (trust === 'ignore') {
     sharedState().counters.droppedInbound++;
     return { parentContext: clean, root: true, links: [], session: undefined, caller: undefined, trust, shape: 'root' };

@@ -41,6 +41,20 @@ export interface SessionEntry {
  * (a later version may add some); malformed known ones are dropped, the id alone still counts.
  */
 export function parseSessionEntry(value: string, metadata: string | undefined): SessionEntry | undefined {
+  // Every hop of a session reads the same entry again: remember the last one parsed.
+  if (value === lastValue && metadata === lastMetadata) return lastEntry === undefined ? undefined : { ...lastEntry };
+  const entry = parseUncached(value, metadata);
+  lastValue = value;
+  lastMetadata = metadata;
+  lastEntry = entry === undefined ? undefined : { ...entry };
+  return entry;
+}
+
+let lastValue: string | undefined;
+let lastMetadata: string | undefined;
+let lastEntry: SessionEntry | undefined;
+
+function parseUncached(value: string, metadata: string | undefined): SessionEntry | undefined {
   if (!isValidSessionId(value)) return undefined;
   const entry: SessionEntry = { sessionId: value };
   if (metadata === undefined || metadata.length === 0 || metadata.length > 512) return entry;

@@ -72,11 +72,18 @@ function randomHex(bytes: number): string {
  */
 export function contextWithSessionEntry(base: Context, entry: SessionEntry): Context {
   const metadata = formatSessionEntryMetadata(entry);
-  const baggage = (propagation.getBaggage(base) ?? propagation.createBaggage()).setEntry(SESSION_BAGGAGE_KEY, {
-    value: entry.sessionId,
-    ...(metadata ? { metadata: baggageEntryMetadataFromString(metadata) } : {}),
-  });
-  let ctx = propagation.setBaggage(base, baggage);
+  const current = propagation.getBaggage(base);
+  const existing = current?.getEntry(SESSION_BAGGAGE_KEY);
+  let ctx = base;
+  // The same entry already there (every hop of a session): keep that Baggage, whose serialized
+  // form the propagator has already cached.
+  if (existing === undefined || existing.value !== entry.sessionId || (existing.metadata?.toString() ?? '') !== metadata) {
+    const baggage = (current ?? propagation.createBaggage()).setEntry(SESSION_BAGGAGE_KEY, {
+      value: entry.sessionId,
+      ...(metadata ? { metadata: baggageEntryMetadataFromString(metadata) } : {}),
+    });
+    ctx = propagation.setBaggage(base, baggage);
+  }
   if (entry.traceFlags !== undefined) {
     const flags: InboundFlags = { traceId: entry.sessionId, flags: entry.traceFlags };
     ctx = ctx.setValue(INBOUND_FLAGS_KEY, flags);

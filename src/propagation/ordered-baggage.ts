@@ -19,7 +19,8 @@ export class OrderedBaggage implements Baggage {
   }
 
   getAllEntries(): [string, BaggageEntry][] {
-    return Array.from(this.map.entries());
+    // Copies here too: the propagator hands one parsed instance to every extract of a header.
+    return Array.from(this.map, ([key, entry]): [string, BaggageEntry] => [key, { ...entry }]);
   }
 
   setEntry(key: string, entry: BaggageEntry): OrderedBaggage {

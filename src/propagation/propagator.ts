@@ -9,6 +9,7 @@ import {
   isSpanContextValid,
   propagation,
   trace,
+  type Baggage,
   type BaggageEntry,
   type Context,
   type SpanContext,
@@ -54,6 +55,23 @@ const TRACESTATE = 'tracestate';
 const BAGGAGE = 'baggage';
 /** Characters of a traceparent (or B3 value) read at most: 55 are needed, future versions append. */
 const ID_HEADER_READ_LIMIT = 512;
+/**
+ * Inbound baggage headers up to this length are remembered once parsed: within a session every
+ * hop carries the same header, and parsing it is most of an extract's cost.
+ */
+const CACHEABLE_BAGGAGE_CHARS = 2048;
+/** Headers remembered at most; the cache is emptied when full (bounded, and cheap to refill). */
+const BAGGAGE_CACHE_SIZE = 256;
+
+/** A parsed clean baggage header and what parsing it examined (the counters report it on every hit). */
+interface ParsedHeader {
+  baggage: OrderedBaggage;
+  examinedBytes: number;
+  examinedMembers: number;
+}
+
+/** Serialized baggage of one Baggage object: without and with the session permit. */
+type SerializedBaggage = [string | undefined, string | undefined];
 
 function safeGet(getter: TextMapGetter, carrier: unknown, key: string): unknown {
   try {
@@ -72,9 +90,8 @@ function safeSet(setter: TextMapSetter, carrier: unknown, key: string, value: st
   }
 }
 
-/** Which fields the hop allows; anything but an explicit `false` allows. */
-function allowed(context: Context, field: keyof InjectFields): boolean {
-  const fields = context.getValue(INJECT_FIELDS_KEY);
+/** Which fields the hop allows (the context's INJECT_FIELDS_KEY value); anything but an explicit `false` allows. */
+function allowed(fields: unknown, field: keyof InjectFields): boolean {
   return !(typeof fields === 'object' && fields !== null && (fields as InjectFields)[field] === false);
 }
 
@@ -85,6 +102,11 @@ export class SessionPropagator implements TextMapPropagator {
   private readonly b3Reader: B3Propagator | undefined;
   private readonly b3Writer: B3Propagator | undefined;
   private readonly fieldNames: readonly string[];
+  // Only headers that parsed with nothing dropped are kept, so a hit skips no log line.
+  private readonly parsedHeaders = new Map<string, ParsedHeader>();
+  // Baggage is immutable (the API's contract; setEntry returns a new one): what it serializes to
+  // never changes. Only outputs that dropped nothing are kept, so a hit skips no log line.
+  private readonly serialized = new WeakMap<Baggage, SerializedBaggage>();
 
   constructor(options: SessionPropagatorOptions = {}) {
     const o: SessionPropagatorOptions = typeof options === 'object' && options !== null ? options : {};
@@ -104,8 +126,9 @@ export class SessionPropagator implements TextMapPropagator {
     if (carrier === null || carrier === undefined) return;
     try {
       if (isTracingSuppressed(context)) return;
-      if (allowed(context, 'traceparent')) this.injectTrace(context, carrier, setter);
-      if (allowed(context, 'baggage')) this.injectBaggage(context, carrier, setter);
+      const fields = context.getValue(INJECT_FIELDS_KEY);
+      if (allowed(fields, 'traceparent')) this.injectTrace(context, carrier, setter);
+      if (allowed(fields, 'baggage')) this.injectBaggage(context, carrier, setter);
     } catch (err) {
       log.warn('inject failed; continuing without it', err as Error);
     }
@@ -133,7 +156,6 @@ export class SessionPropagator implements TextMapPropagator {
   private injectTrace(context: Context, carrier: unknown, setter: TextMapSetter): void {
     const sc = trace.getSpanContext(context);
     if (sc === undefined || !isSpanContextValid(sc)) return;
-    const traceId = normalizeHexId(sc.traceId, 32);
     const raw = typeof sc.traceFlags === 'number' ? sc.traceFlags : 0;
     // Only the bits this version defines; the others MUST be written as zero.
     let flags = raw & FLAG_SAMPLED;
@@ -144,9 +166,10 @@ export class SessionPropagator implements TextMapPropagator {
       (raw & FLAG_RANDOM) !== 0 ||
       (typeof inbound === 'object' &&
         inbound !== null &&
-        inbound.traceId === traceId &&
         typeof inbound.flags === 'number' &&
-        (inbound.flags & FLAG_RANDOM) !== 0)
+        (inbound.flags & FLAG_RANDOM) !== 0 &&
+        // The recorded id is lowercase: compare as is first, normalize only when that fails.
+        (inbound.traceId === sc.traceId || inbound.traceId === normalizeHexId(sc.traceId, 32)))
     ) {
       flags |= FLAG_RANDOM;
     }
@@ -188,6 +211,12 @@ export class SessionPropagator implements TextMapPropagator {
       context.getValue(SESSION_PERMIT_KEY) === true ||
       this.alwaysInjectSession ||
       sharedState().globalSessionBaggage === true;
+    const slot = permit ? 1 : 0;
+    const known = this.serialized.get(baggage)?.[slot];
+    if (known !== undefined) {
+      if (known.length > 0) safeSet(setter, carrier, BAGGAGE, known);
+      return;
+    }
     const items: BaggageItem[] = [];
     for (const [key, entry] of baggage.getAllEntries()) {
       if (key === SESSION_BAGGAGE_KEY && !permit) continue;
@@ -198,6 +227,12 @@ export class SessionPropagator implements TextMapPropagator {
       items.push(item);
     }
     const header = serializeBaggage(items, this.limits);
+    // Values are percent-encoded and properties hold no ',': one more member than commas.
+    if (memberCount(header) === items.length) {
+      const cached = this.serialized.get(baggage) ?? [undefined, undefined];
+      cached[slot] = header;
+      this.serialized.set(baggage, cached);
+    }
     if (header.length > 0) safeSet(setter, carrier, BAGGAGE, header);
   }
 
@@ -255,7 +290,16 @@ export class SessionPropagator implements TextMapPropagator {
       log.debug('baggage header of an unusable type ignored');
       return context;
     }
-    const { entries } = parseBaggage(header, this.limits);
+    const cacheable = header.length <= CACHEABLE_BAGGAGE_CHARS;
+    if (cacheable) {
+      const hit = this.parsedHeaders.get(header);
+      if (hit !== undefined) {
+        bump('baggageBytesExamined', hit.examinedBytes);
+        bump('baggageMembersExamined', hit.examinedMembers);
+        return propagation.setBaggage(context, hit.baggage);
+      }
+    }
+    const { entries, dropped, scanCut, examinedBytes, examinedMembers } = parseBaggage(header, this.limits);
     // The inbound header replaces the context's baggage; with nothing valid left there is none.
     if (entries.length === 0) return propagation.deleteBaggage(context);
     // A Map, not a record: keeps header order and makes `__proto__` (a valid token) an ordinary key.
@@ -267,8 +311,19 @@ export class SessionPropagator implements TextMapPropagator {
           : { value: item.value, metadata: baggageEntryMetadataFromString(item.metadata) },
       ]),
     );
+    if (cacheable && dropped === 0 && !scanCut) {
+      if (this.parsedHeaders.size >= BAGGAGE_CACHE_SIZE) this.parsedHeaders.clear();
+      this.parsedHeaders.set(header, { baggage, examinedBytes, examinedMembers });
+    }
     return propagation.setBaggage(context, baggage);
   }
+}
+
+function memberCount(header: string): number {
+  if (header.length === 0) return 0;
+  let n = 1;
+  for (let i = header.indexOf(','); i >= 0; i = header.indexOf(',', i + 1)) n++;
+  return n;
 }
 
 function metadataText(entry: BaggageEntry): string | undefined {

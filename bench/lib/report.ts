@@ -1,0 +1,90 @@
+/** What a scenario hands to the report: a readable table, the raw data, and the bar checks. */
+export interface ScenarioResult {
+  /** Section title. */
+  title: string;
+  /** How it was measured, one line each. */
+  notes: string[];
+  /** The table as printed. */
+  table: { columns: string[]; rows: string[][] };
+  /** The bar this scenario is held to. */
+  checks: Check[];
+  /** Raw per-round numbers, for latest.json. */
+  data: unknown;
+}
+
+/** One line of the bar. */
+export interface Check {
+  /** What is compared. */
+  what: string;
+  /** The target, as the issue states it. */
+  target: string;
+  /** The measured value. */
+  measured: string;
+  /** Whether the target was met. */
+  pass: boolean;
+}
+
+/** A markdown table. */
+export function markdownTable(columns: string[], rows: string[][]): string {
+  const escape = (cell: string) => cell.replace(/\|/g, '\\|');
+  const lines = [`| ${columns.map(escape).join(' | ')} |`, `| ${columns.map(() => '---').join(' | ')} |`];
+  for (const row of rows) lines.push(`| ${row.map(escape).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+/** Machine and run facts for the report header. */
+export interface RunInfo {
+  date: string;
+  node: string;
+  nodeBinary: string;
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  platform: string;
+  mode: 'full' | 'quick';
+  pinned: boolean;
+  durationSeconds?: number;
+  scenarios: string[];
+  /** 1-minute load average when the run started and ended: other work on the machine skews a run. */
+  loadAverage: { start: number; end?: number };
+  /** Scenarios that failed, with the first line of their error. */
+  failures?: string[];
+}
+
+/** The whole report as markdown. */
+export function markdownReport(info: RunInfo, results: ScenarioResult[]): string {
+  const out: string[] = [];
+  out.push(`# Benchmark results`);
+  out.push('');
+  out.push(
+    `${info.date} · Node ${info.node} · ${info.cpuModel} · ${info.cores} cores · ${info.memoryGiB} GiB · ${info.platform} · ${info.mode} mode` +
+      `${info.pinned ? ' · HTTP server pinned to core 1, load generator to core 0' : ' · not pinned'}` +
+      `${info.durationSeconds !== undefined ? ` · ${Math.round(info.durationSeconds)} s` : ''}` +
+      ` · load average ${info.loadAverage.start.toFixed(2)} at start${info.loadAverage.end !== undefined ? `, ${info.loadAverage.end.toFixed(2)} at end` : ''}`,
+  );
+  out.push('');
+  out.push('Code under test: this repository compiled with tsup (ESM, target node20, the package\'s externals), as published. Ratios, not absolute numbers, are the result: the machine is shared and small.');
+  out.push('');
+  if (info.failures !== undefined && info.failures.length > 0) {
+    out.push('## Failed scenarios');
+    out.push('');
+    for (const failure of info.failures) out.push(`- ${failure}`);
+    out.push('');
+  }
+  const checks = results.flatMap((r) => r.checks);
+  if (checks.length > 0) {
+    out.push('## The bar');
+    out.push('');
+    out.push(markdownTable(['what', 'target', 'measured', ''], checks.map((c) => [c.what, c.target, c.measured, c.pass ? 'met' : 'MISSED'])));
+    out.push('');
+  }
+  for (const r of results) {
+    out.push(`## ${r.title}`);
+    out.push('');
+    for (const note of r.notes) out.push(`- ${note}`);
+    if (r.notes.length > 0) out.push('');
+    out.push(markdownTable(r.table.columns, r.table.rows));
+    out.push('');
+  }
+  return out.join('\n');
+}
