@@ -1,7 +1,7 @@
 /** BullMQ scenario (orchestrator side): bare, sessionTelemetry(), bullmq-otel, alternately. */
 import { alternate } from '../lib/alternate.js';
-import type { Check, ScenarioResult } from '../lib/report.js';
-import { fmt, fmtRange, fmtRatio, pairedRatio, summarize } from '../lib/stats.js';
+import type { ScenarioResult } from '../lib/report.js';
+import { throughputTable } from '../lib/throughput.js';
 
 /** Settings of the BullMQ scenario. */
 export interface BullmqSettings {
@@ -38,28 +38,7 @@ export async function runBullmq(settings: BullmqSettings): Promise<ScenarioResul
     label: 'bullmq',
     nodeFlags: settings.nodeFlags,
   });
-  const rows: string[][] = [];
-  const checks: Check[] = [];
-  for (const [metric, label] of Object.entries(METRICS)) {
-    const bare = result.samples.bare![metric]!;
-    const bareMedian = summarize(bare).median;
-    const contribMedian = summarize(result.samples.contrib![metric]!).median;
-    for (const config of CONFIGS) {
-      const samples = result.samples[config]![metric]!;
-      const s = summarize(samples);
-      const paired = pairedRatio(samples, bare);
-      rows.push([
-        label,
-        LABELS[config]!,
-        result.processor[config]!,
-        fmtRange(s),
-        config === 'bare' ? '1.00x' : `${fmtRatio(s.median / bareMedian)} (${fmtRatio(paired.min)}..${fmtRatio(paired.max)})`,
-        config === 'ours' ? fmtRatio(s.median / contribMedian) : '',
-        config === 'bare' ? '' : fmt(1e6 / s.median - 1e6 / bareMedian),
-      ]);
-      if (config === 'ours' && metric === 'endToEnd') checks.push({ what: `bullmq ${label}: ours / bare`, target: '>= 0.90', measured: fmtRatio(s.median / bareMedian), pass: s.median / bareMedian >= 0.9 });
-    }
-  }
+  const { rows, checks } = throughputTable(result, { name: 'bullmq', configs: CONFIGS, labels: LABELS, metrics: METRICS, barMetrics: ['endToEnd'] });
   return {
     title: 'BullMQ (real Redis): jobs/s through one queue and worker',
     notes: [

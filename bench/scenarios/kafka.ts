@@ -1,7 +1,7 @@
 /** Kafka scenario (orchestrator side): bare kafkajs, ours, instrumentation-kafkajs, alternately. */
 import { alternate } from '../lib/alternate.js';
-import type { Check, ScenarioResult } from '../lib/report.js';
-import { fmt, fmtRange, fmtRatio, pairedRatio, summarize } from '../lib/stats.js';
+import type { ScenarioResult } from '../lib/report.js';
+import { throughputTable } from '../lib/throughput.js';
 
 /** Settings of the Kafka scenario. */
 export interface KafkaSettings {
@@ -39,28 +39,7 @@ export async function runKafka(settings: KafkaSettings): Promise<ScenarioResult>
     label: 'kafka',
     nodeFlags: settings.nodeFlags,
   });
-  const rows: string[][] = [];
-  const checks: Check[] = [];
-  for (const [metric, label] of Object.entries(METRICS)) {
-    const bare = result.samples.bare![metric]!;
-    const bareMedian = summarize(bare).median;
-    const contribMedian = summarize(result.samples.contrib![metric]!).median;
-    for (const config of CONFIGS) {
-      const samples = result.samples[config]![metric]!;
-      const s = summarize(samples);
-      const paired = pairedRatio(samples, bare);
-      rows.push([
-        label,
-        LABELS[config]!,
-        result.processor[config]!,
-        fmtRange(s),
-        config === 'bare' ? '1.00x' : `${fmtRatio(s.median / bareMedian)} (${fmtRatio(paired.min)}..${fmtRatio(paired.max)})`,
-        config === 'ours' ? fmtRatio(s.median / contribMedian) : '',
-        config === 'bare' ? '' : fmt(1e6 / s.median - 1e6 / bareMedian),
-      ]);
-      if (config === 'ours') checks.push({ what: `kafka ${label}: ours / bare`, target: '>= 0.90', measured: fmtRatio(s.median / bareMedian), pass: s.median / bareMedian >= 0.9 });
-    }
-  }
+  const { rows, checks } = throughputTable(result, { name: 'kafka', configs: CONFIGS, labels: LABELS, metrics: METRICS, barMetrics: Object.keys(METRICS) });
   return {
     title: 'Kafka (real broker): messages/s',
     notes: [
