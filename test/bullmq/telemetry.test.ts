@@ -228,7 +228,8 @@ describe('addBulk, delayed and prioritised jobs', () => {
       await queue.add('high', {}, { priority: 1 });
     });
     const { seen } = recordingWorker(name, telemetry);
-    await waitFor('three jobs', () => seen.length === 3);
+    // The process span ends after the processor returns: wait for the spans, not only the calls.
+    await waitFor('three jobs', () => seen.length === 3 && processSpans(t.spans(), name).length === 3);
     session.end();
     expect(seen.every((s) => s.sessionId === session.id && s.traceId === session.id)).toBe(true);
     const processed = processSpans(t.spans(), name);
