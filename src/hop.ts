@@ -180,12 +180,13 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
     return { parentContext: clean, root: true, links: callerLinks, session: undefined, caller, trust, shape: 'root' };
   }
 
-  // Trusted: keep the caller's baggage (the session entry among it, re-validated).
-  let ctx = trace.deleteSpan(extracted);
+  // Trusted: keep the caller's baggage (the session entry among it, re-validated). Every branch
+  // but the root one sets the span key again, so only that one pays for deleting it.
+  let ctx = extracted;
   if (session === undefined) {
     const bag = propagation.getBaggage(ctx);
     if (bag?.getEntry(SESSION_BAGGAGE_KEY) !== undefined) ctx = propagation.setBaggage(ctx, bag.removeEntry(SESSION_BAGGAGE_KEY));
-    if (caller === undefined) return { parentContext: ctx, root: true, links: [], session, caller, trust, shape: 'root' };
+    if (caller === undefined) return { parentContext: trace.getSpan(ctx) === undefined ? ctx : trace.deleteSpan(ctx), root: true, links: [], session, caller, trust, shape: 'root' };
     return { parentContext: trace.setSpanContext(ctx, caller), root: false, links: [], session, caller, trust, shape: 'parent' };
   }
   ctx = contextWithSessionEntry(ctx, session);

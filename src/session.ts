@@ -85,8 +85,12 @@ export function contextWithSessionEntry(base: Context, entry: SessionEntry): Con
     ctx = propagation.setBaggage(base, baggage);
   }
   if (entry.traceFlags !== undefined) {
-    const flags: InboundFlags = { traceId: entry.sessionId, flags: entry.traceFlags };
-    ctx = ctx.setValue(INBOUND_FLAGS_KEY, flags);
+    // Usually already there, from the traceparent of the same trace: each set copies the context.
+    const present = ctx.getValue(INBOUND_FLAGS_KEY) as InboundFlags | undefined;
+    if (present?.traceId !== entry.sessionId || present.flags !== entry.traceFlags) {
+      const flags: InboundFlags = { traceId: entry.sessionId, flags: entry.traceFlags };
+      ctx = ctx.setValue(INBOUND_FLAGS_KEY, flags);
+    }
   }
   return ctx;
 }

@@ -1,10 +1,27 @@
-import { trace, type Tracer } from '@opentelemetry/api';
+import { trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { VERSION } from './version.js';
 
 /** Name under which the library's own spans are reported (instrumentation scope). */
 export const TRACER_NAME = 'agentops-propagation';
 
-/** The library's tracer, looked up per call so that a provider registered later is used. */
+interface CachedTracer {
+  global: TracerProvider;
+  delegate: TracerProvider;
+  tracer: Tracer;
+}
+let cached: CachedTracer | undefined;
+
+/**
+ * The library's tracer. Every hop asks for it, and the SDK builds a key string and looks it up on
+ * each `getTracer`: keep the last one, for as long as the same provider is registered, so that a
+ * provider registered (or replaced) later is still picked up.
+ */
 export function tracer(): Tracer {
-  return trace.getTracer(TRACER_NAME, VERSION);
+  const global = trace.getTracerProvider();
+  const getDelegate = (global as { getDelegate?: () => TracerProvider }).getDelegate;
+  const delegate = typeof getDelegate === 'function' ? getDelegate.call(global) : global;
+  if (cached === undefined || cached.global !== global || cached.delegate !== delegate) {
+    cached = { global, delegate, tracer: global.getTracer(TRACER_NAME, VERSION) };
+  }
+  return cached.tracer;
 }

@@ -61,11 +61,11 @@ function bindToRequest(fn: AnyFunction, requestIndex: number): AnyFunction {
   const wrapper = isAsync
     ? async function (this: unknown, ...args: unknown[]) {
         const ctx = contextOf(args[requestIndex]);
-        return ctx === undefined ? fn.apply(this, args) : otelContext.with(ctx, fn, this, ...args);
+        return ctx === undefined || otelContext.active() === ctx ? fn.apply(this, args) : otelContext.with(ctx, fn, this, ...args);
       }
     : function (this: unknown, ...args: unknown[]) {
         const ctx = contextOf(args[requestIndex]);
-        return ctx === undefined ? fn.apply(this, args) : otelContext.with(ctx, fn, this, ...args);
+        return ctx === undefined || otelContext.active() === ctx ? fn.apply(this, args) : otelContext.with(ctx, fn, this, ...args);
       };
   Object.defineProperty(wrapper, 'length', { value: fn.length });
   Object.defineProperty(wrapper, 'name', { value: fn.name });
@@ -155,9 +155,11 @@ const registerSessionPlugin: FastifyPluginCallback<SessionPluginOptions> = (fast
   });
 
   // Re-enter the context at each stage, so hooks that other plugins add globally run in it too.
+  // Most stages already run in it (Fastify carries on from the previous stage's callback):
+  // entering a context costs an AsyncLocalStorage run, so only a foreign one is replaced.
   const reenter = (request: FastifyRequest, next: () => void): void => {
     const ctx = contextOf(request);
-    if (ctx === undefined) next();
+    if (ctx === undefined || otelContext.active() === ctx) next();
     else otelContext.with(ctx, next);
   };
   for (const stage of ['preValidation', 'preHandler', 'onResponse', 'onTimeout'] as const) {

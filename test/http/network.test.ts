@@ -50,6 +50,22 @@ describe('classifyAddress', () => {
   });
 });
 
+describe('classifyAddress, remembered per text', () => {
+  it('answers a repeated address exactly as the first time, for every class and for non-addresses', () => {
+    const inputs = ['127.0.0.1', '::ffff:10.0.0.1', 'fe80::1%eth0', '8.8.8.8', 'not-an-ip', '1.2.3', '[::1]'];
+    const first = inputs.map((a) => classifyAddress(a));
+    expect(first).toEqual(['loopback', 'private', 'link-local', 'public', undefined, undefined, 'loopback']);
+    for (let i = 0; i < 3; i++) expect(inputs.map((a) => classifyAddress(a))).toEqual(first);
+  });
+
+  it('stays right after far more distinct inputs than it remembers (hostile peers cannot grow it)', () => {
+    for (let i = 0; i < 10_000; i++) classifyAddress(`10.${(i >> 8) & 255}.${i & 255}.${i % 7}`);
+    expect(classifyAddress('192.168.0.1')).toBe('private');
+    expect(classifyAddress('203.0.113.9')).toBe('public');
+    expect(classifyAddress('10.0.0.0')).toBe('private');
+  });
+});
+
 describe('isClusterLocalHostname', () => {
   it.each(['planner', 'localhost', 'LOCALHOST', 'critic-svc', 'writer.agents.svc', 'writer.agents.svc.cluster.local', 'db.cluster.local', 'metadata.google.internal', 'printer.local', 'app.localhost', 'writer.agents.svc.cluster.local.'])(
     '%s is cluster-local',
