@@ -99,8 +99,10 @@ export function verifySessionEntry(entry: SessionEntry, keyring: SigningKeyring,
   const secret = keyring.keys.get(keyId);
   if (secret === undefined) return 'unknown-key';
   const expiry = Number(expiryText);
-  const expected = mac(secret, keyId, expiry, entry);
-  const given = Buffer.from(macText, 'base64url');
+  // Compared as text: the last of 43 base64url characters carries two unused bits, so decoding
+  // would accept four spellings of one MAC. Only the canonical one is the signature.
+  const expected = Buffer.from(mac(secret, keyId, expiry, entry).toString('base64url'), 'latin1');
+  const given = Buffer.from(macText, 'latin1');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'forged';
   // Checked after the MAC so that an attacker learns nothing from the expiry verdict.
   if (expiry + MAX_SKEW_SECONDS < nowSeconds) return 'expired';

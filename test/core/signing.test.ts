@@ -16,6 +16,25 @@ describe('signing', () => {
     expect(verifySessionEntry({ ...entry, signature: signature.replace('.a.', '.b.') }, ring, now)).toBe('forged');
   });
 
+  it('accepts only the canonical MAC text: every other character in any position is refused', () => {
+    // The last base64url character of a 32-byte MAC carries two unused bits: decoding alone would
+    // take four spellings as one MAC (CI caught a "MAC altered" attack accepted that way).
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (let t = 0; t < 20; t++) {
+      const now = 1_800_000_000 + t;
+      const signature = signSessionEntry(entry, ring, now);
+      const mac = signature.slice(signature.lastIndexOf('.') + 1);
+      const head = signature.slice(0, signature.length - mac.length);
+      for (const position of [0, 21, 42]) {
+        for (const c of alphabet) {
+          if (c === mac[position]) continue;
+          const altered = head + mac.slice(0, position) + c + mac.slice(position + 1);
+          expect(verifySessionEntry({ ...entry, signature: altered }, ring, now)).toBe('forged');
+        }
+      }
+    }
+  });
+
   it('expires after ttl plus the allowed clock skew', () => {
     const signature = signSessionEntry(entry, ring, 1000);
     expect(verifySessionEntry({ ...entry, signature }, ring, 1000 + 60 + 300)).toBe('valid');
