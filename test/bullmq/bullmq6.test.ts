@@ -7,14 +7,13 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/ap
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { FlowProducer as FlowProducer5 } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel2';
-import { FlowProducer, Queue, Worker, type FlowJob, type Job, type QueueOptions, type RedisOptions, type WorkerOptions } from 'bullmq6';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FlowProducer, Queue, Worker, type FlowJob, type Job, type QueueBaseOptions, type QueueOptions, type RedisOptions, type WorkerOptions } from 'bullmq6';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ATTEMPT_ATTRIBUTE, instrumentFlowProducer, sessionTelemetry, type SessionTelemetryOptions } from '../../adapters/bullmq/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
 import { sharedState } from '../../src/state.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
-import { captureDiag, connection, processSpans, redisUrl, uniqueQueueName, waitFor, type DiagCapture } from './helpers.js';
+import { parentSpanId, useTracing } from '../helpers/otel.js';
+import { captureDiag, connection, OpenedBullMQ, processSpans, uniqueQueueName, waitFor, type DiagCapture } from './helpers.js';
 
 const BULLMQ6_VERSION = (createRequire(import.meta.url)('bullmq6/package.json') as { version: string }).version;
 const SIGNING_KEY = 'bullmq6-test-signing-key-0123456789';
@@ -40,68 +39,25 @@ function connection6(): RedisOptions {
   return connection() as RedisOptions;
 }
 
-/** BullMQ 6 objects a test opened: the BullMQ 5 `BullMQResources` of helpers.ts, for the `bullmq6` classes. */
-class BullMQ6Resources {
-  private readonly queues: Queue[] = [];
-  private readonly workers: Worker[] = [];
-  private readonly flows: FlowProducer[] = [];
-  private readonly redises: Redis[] = [];
-
-  queue(name: string, options: Omit<QueueOptions, 'connection'> = {}): Queue {
-    const queue = new Queue(name, { ...options, connection: connection6() });
-    this.queues.push(queue);
-    return queue;
-  }
-
-  worker<R>(name: string, processor: (job: Job) => Promise<R>, options: Omit<WorkerOptions, 'connection'> = {}): Worker {
-    const worker = new Worker(name, processor, { ...options, connection: connection6() });
-    worker.on('error', () => undefined);
-    this.workers.push(worker);
-    return worker;
-  }
-
-  flowProducer(options: { telemetry?: Telemetry6 } = {}): FlowProducer {
-    const producer = new FlowProducer({ ...options, connection: connection6() });
-    this.flows.push(producer);
-    return producer;
-  }
-
-  redis(): Redis {
-    const redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
-    this.redises.push(redis);
-    return redis;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.workers.splice(0).map((w) => w.close(true).catch(() => undefined)));
-    await Promise.all(this.flows.splice(0).map((f) => f.close().catch(() => undefined)));
-    await Promise.all(
-      this.queues.splice(0).map(async (q) => {
-        await q.obliterate({ force: true }).catch(() => undefined);
-        await q.close().catch(() => undefined);
-      }),
-    );
-    await Promise.all(this.redises.splice(0).map((r) => r.quit().catch(() => undefined)));
+/** BullMQ 6 objects a test opened: helpers.ts' tracker over the `bullmq6` classes. */
+class BullMQ6Resources extends OpenedBullMQ<Queue, QueueOptions, Worker, WorkerOptions, (job: Job) => Promise<unknown>, FlowProducer, QueueBaseOptions> {
+  constructor() {
+    super({ Queue, Worker, FlowProducer }, connection6);
   }
 }
 
-let t: TestTracing;
 let diagLog: DiagCapture;
 const bull = new BullMQ6Resources();
-
-beforeAll(() => {
-  t = setupTracing();
+const t = useTracing({
+  afterEach: async () => {
+    sharedState().globalSessionBaggage = false;
+    await bull.close();
+    diagLog.stop();
+  },
 });
 beforeEach(() => {
   diagLog = captureDiag();
 });
-afterEach(async () => {
-  sharedState().globalSessionBaggage = false;
-  await bull.close();
-  diagLog.stop();
-  t.reset();
-});
-afterAll(() => t.shutdown());
 
 interface Seen {
   jobId: string | undefined;

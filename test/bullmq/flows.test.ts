@@ -3,23 +3,14 @@
 
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { FlowJob, Job } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { instrumentFlowProducer, sessionTelemetry } from '../../adapters/bullmq/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { parentSpanId, useTracing } from '../helpers/otel.js';
 import { BullMQResources, uniqueQueueName, waitFor } from './helpers.js';
 
-let t: TestTracing;
 const bull = new BullMQResources();
-
-beforeAll(() => {
-  t = setupTracing();
-});
-afterEach(async () => {
-  await bull.close();
-  t.reset();
-});
-afterAll(() => t.shutdown());
+const t = useTracing({ afterEach: () => bull.close() });
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {

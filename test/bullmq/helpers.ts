@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { FlowProducer, Queue, Worker, type ConnectionOptions, type Job, type QueueOptions, type WorkerOptions } from 'bullmq';
+import { FlowProducer, Queue, Worker, type ConnectionOptions, type Job, type QueueBaseOptions, type QueueOptions, type WorkerOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 
 /** The Redis the integration project runs against (test/setup/services.ts sets REDIS_URL). */
@@ -36,36 +36,56 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | null
   }
 }
 
-/** BullMQ objects a test opened; `close()` (afterEach) closes workers, obliterates and closes queues. */
-export class BullMQResources {
-  private readonly queues: Queue[] = [];
-  private readonly workers: Worker[] = [];
-  private readonly flows: FlowProducer[] = [];
+interface OpenedQueue {
+  obliterate(options: { force: boolean }): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+interface OpenedWorker {
+  close(force?: boolean): Promise<unknown>;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+interface OpenedFlowProducer {
+  close(): Promise<unknown>;
+}
+
+/** The classes of one BullMQ major version (5 as `bullmq`, 6 as `bullmq6`). */
+export interface BullMQClasses<Q, QO, W, WO, P, F, FO> {
+  Queue: new (name: string, options: QO) => Q;
+  Worker: new (name: string, processor: P | string, options: WO) => W;
+  FlowProducer: new (options: FO) => F;
+}
+
+/**
+ * BullMQ objects a test opened, for one major version's classes; `close()` (afterEach) closes
+ * workers and flow producers, obliterates and closes queues. Workers swallow their 'error' events.
+ */
+export class OpenedBullMQ<Q extends OpenedQueue, QO, W extends OpenedWorker, WO, P, F extends OpenedFlowProducer, FO> {
+  private readonly queues: Q[] = [];
+  private readonly workers: W[] = [];
+  private readonly flows: F[] = [];
   private readonly redises: Redis[] = [];
 
-  queue(name: string, options: Omit<QueueOptions, 'connection'> = {}): Queue {
-    const queue = new Queue(name, { ...options, connection: connection() });
+  constructor(
+    private readonly classes: BullMQClasses<Q, QO, W, WO, P, F, FO>,
+    private readonly connect: () => unknown,
+  ) {}
+
+  queue(name: string, options: Omit<QO, 'connection'> = {} as Omit<QO, 'connection'>): Q {
+    const queue = new this.classes.Queue(name, { ...options, connection: this.connect() } as QO);
     this.queues.push(queue);
     return queue;
   }
 
-  worker<R>(name: string, processor: (job: Job) => Promise<R>, options: Omit<WorkerOptions, 'connection'> = {}): Worker {
-    const worker = new Worker(name, processor, { ...options, connection: connection() });
+  /** A worker; `processor` may be a file path (sandboxed processors). */
+  worker(name: string, processor: P | string, options: Omit<WO, 'connection'> = {} as Omit<WO, 'connection'>): W {
+    const worker = new this.classes.Worker(name, processor, { ...options, connection: this.connect() } as WO);
     worker.on('error', () => undefined);
     this.workers.push(worker);
     return worker;
   }
 
-  /** A worker whose processor is given as-is (a file path for sandboxed processors). */
-  sandboxedWorker(name: string, processorFile: string, options: Omit<WorkerOptions, 'connection'> = {}): Worker {
-    const worker = new Worker(name, processorFile, { ...options, connection: connection() });
-    worker.on('error', () => undefined);
-    this.workers.push(worker);
-    return worker;
-  }
-
-  flowProducer(options: { telemetry?: QueueOptions['telemetry'] } = {}): FlowProducer {
-    const producer = new FlowProducer({ ...options, connection: connection() });
+  flowProducer(options: Omit<FO, 'connection'> = {} as Omit<FO, 'connection'>): F {
+    const producer = new this.classes.FlowProducer({ ...options, connection: this.connect() } as FO);
     this.flows.push(producer);
     return producer;
   }
@@ -121,4 +141,11 @@ export function queueSpans(spans: ReadableSpan[], queueName: string): ReadableSp
 /** The CONSUMER `process <queue>` spans of a queue. */
 export function processSpans(spans: ReadableSpan[], queueName: string): ReadableSpan[] {
   return spans.filter((s) => s.name === `process ${queueName}`);
+}
+
+/** BullMQ 5 objects a test opened (see {@link OpenedBullMQ}). */
+export class BullMQResources extends OpenedBullMQ<Queue, QueueOptions, Worker, WorkerOptions, (job: Job) => Promise<unknown>, FlowProducer, QueueBaseOptions> {
+  constructor() {
+    super({ Queue, Worker, FlowProducer }, connection);
+  }
 }

@@ -4,25 +4,20 @@
 import { trace } from '@opentelemetry/api';
 import type { Job } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sessionTelemetry } from '../../adapters/bullmq/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
 import { sharedState } from '../../src/state.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { parentSpanId, useTracing } from '../helpers/otel.js';
 import { BullMQResources, processSpans, uniqueQueueName, waitFor } from './helpers.js';
 
-let t: TestTracing;
 const bull = new BullMQResources();
-
-beforeAll(() => {
-  t = setupTracing();
+const t = useTracing({
+  afterEach: () => {
+    sharedState().globalSessionBaggage = false;
+    return bull.close();
+  },
 });
-afterEach(async () => {
-  sharedState().globalSessionBaggage = false;
-  await bull.close();
-  t.reset();
-});
-afterAll(() => t.shutdown());
 
 interface Seen {
   sessionId: string | undefined;

@@ -4,23 +4,14 @@
 import { fileURLToPath } from 'node:url';
 import { trace } from '@opentelemetry/api';
 import type { Job } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ATTEMPT_ATTRIBUTE, sessionTelemetry, withJobContext } from '../../adapters/bullmq/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { parentSpanId, useTracing } from '../helpers/otel.js';
 import { BullMQResources, processSpans, uniqueQueueName, waitFor } from './helpers.js';
 
-let t: TestTracing;
 const bull = new BullMQResources();
-
-beforeAll(() => {
-  t = setupTracing();
-});
-afterEach(async () => {
-  await bull.close();
-  t.reset();
-});
-afterAll(() => t.shutdown());
+const t = useTracing({ afterEach: () => bull.close() });
 
 interface Seen {
   sessionId: string | undefined;
@@ -122,7 +113,7 @@ describe('withJobContext in a sandboxed processor', () => {
     const session = startSession();
     const job = await withSession(session, () => bull.queue(name, { telemetry: sessionTelemetry() }).add('sandboxed', {}));
     const processorFile = fileURLToPath(new URL('./fixtures/sandboxed-processor.ts', import.meta.url));
-    const worker = bull.sandboxedWorker(name, processorFile, { workerForkOptions: { execArgv: ['--import', 'tsx'] } });
+    const worker = bull.worker(name, processorFile, { workerForkOptions: { execArgv: ['--import', 'tsx'] } });
     const result = await new Promise<unknown>((resolve, reject) => {
       worker.on('completed', (_job, value) => resolve(value));
       worker.on('failed', (_job, err) => reject(err));

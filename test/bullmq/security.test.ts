@@ -3,31 +3,26 @@
 
 import { trace } from '@opentelemetry/api';
 import type { Job } from 'bullmq';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { sessionTelemetry } from '../../adapters/bullmq/index.js';
 import { createKeyring, getSessionId, startSession, withSession } from '../../src/index.js';
 import { sharedState } from '../../src/state.js';
-import { setupTracing, type TestTracing } from '../helpers/otel.js';
+import { useTracing } from '../helpers/otel.js';
 import { BullMQResources, captureDiag, processSpans, uniqueQueueName, waitFor, type DiagCapture } from './helpers.js';
 
 const KEY = 'bullmq-test-signing-key-0123456789';
 
-let t: TestTracing;
 let diagLog: DiagCapture;
 const bull = new BullMQResources();
-
-beforeAll(() => {
-  t = setupTracing();
+const t = useTracing({
+  afterEach: async () => {
+    await bull.close();
+    diagLog.stop();
+  },
 });
 beforeEach(() => {
   diagLog = captureDiag();
 });
-afterEach(async () => {
-  await bull.close();
-  diagLog.stop();
-  t.reset();
-});
-afterAll(() => t.shutdown());
 
 interface Outcome {
   jobId: string | undefined;

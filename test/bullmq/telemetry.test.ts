@@ -4,27 +4,18 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Job } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ATTEMPT_ATTRIBUTE, sessionTelemetry } from '../../adapters/bullmq/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { parentSpanId, useTracing } from '../helpers/otel.js';
 import { BullMQResources, processSpans, uniqueQueueName, waitFor } from './helpers.js';
 
 // Made before any tracer provider is registered, as an app that builds its queues at import time
 // does: the tracer must be looked up per span, not captured here.
 const earlyTelemetry = sessionTelemetry();
 
-let t: TestTracing;
 const bull = new BullMQResources();
-
-beforeAll(() => {
-  t = setupTracing();
-});
-afterEach(async () => {
-  await bull.close();
-  t.reset();
-});
-afterAll(() => t.shutdown());
+const t = useTracing({ afterEach: () => bull.close() });
 
 interface Seen {
   jobId: string | undefined;

@@ -1,5 +1,5 @@
 import { context, defaultTextMapGetter, propagation, trace, SpanKind, type Span } from '@opentelemetry/api';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createKeyring,
   getSessionId,
@@ -11,14 +11,9 @@ import {
   type Session,
 } from '../../src/index.js';
 import { signSessionEntry } from '../../src/signing.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { parentSpanId, useTracing } from '../helpers/otel.js';
 
-let t: TestTracing;
-beforeAll(() => {
-  t = setupTracing();
-});
-afterEach(() => t.reset());
-afterAll(() => t.shutdown());
+const t = useTracing();
 
 const keyring = createKeyring('0123456789abcdef-test-signing-key');
 const otherKeyring = createKeyring('another-key-of-at-least-16-bytes');

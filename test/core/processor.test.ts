@@ -1,14 +1,9 @@
 import { context, propagation, trace, type Context } from '@opentelemetry/api';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SESSION_BAGGAGE_KEY, startSession, withSession } from '../../src/index.js';
-import { setupTracing, type TestTracing } from '../helpers/otel.js';
+import { useTracing } from '../helpers/otel.js';
 
-let t: TestTracing;
-beforeAll(() => {
-  t = setupTracing();
-});
-afterEach(() => t.reset());
-afterAll(() => t.shutdown());
+const t = useTracing();
 
 describe('SessionSpanProcessor', () => {
   it('stamps spans started by any tracer inside a session', () => {

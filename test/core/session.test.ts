@@ -1,5 +1,5 @@
 import { context, propagation, trace, SpanKind } from '@opentelemetry/api';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   getSessionId,
   isValidSessionId,
@@ -11,14 +11,9 @@ import {
   withSession,
   withTool,
 } from '../../src/index.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { parentSpanId, useTracing } from '../helpers/otel.js';
 
-let t: TestTracing;
-beforeAll(() => {
-  t = setupTracing();
-});
-afterEach(() => t.reset());
-afterAll(() => t.shutdown());
+const t = useTracing();
 
 describe('startSession', () => {
   it('starts a root span whose trace id is the session id, not activated', () => {

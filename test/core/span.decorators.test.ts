@@ -1,13 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { agent, startSession, tool, withSession } from '../../src/index.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { parentSpanId, useTracing } from '../helpers/otel.js';
 
-let t: TestTracing;
-beforeAll(() => {
-  t = setupTracing();
-});
-afterEach(() => t.reset());
-afterAll(() => t.shutdown());
+const t = useTracing();
 
 describe('decorators (compiled by tsc, as users compile them)', () => {
   it('decorates methods with agent and tool spans that keep `this`', async () => {

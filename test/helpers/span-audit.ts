@@ -1,12 +1,10 @@
 // A registered SDK that checks every span as it ends and keeps none: for runs of a million hops,
 // where the in-memory exporter of test/helpers/otel.ts would hold every span.
 
-import { context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { SessionSpanProcessor } from '../../src/processor.js';
-import { sessionPropagator } from '../../src/propagation/index.js';
+import { disableGlobalTracing, registerGlobalTracing } from './otel.js';
 
 const SESSION_ID = /^(?!0{32})[0-9a-f]{32}$/;
 const MAX_PROBLEMS = 20;
@@ -66,12 +64,7 @@ class AuditProcessor implements SpanProcessor {
 export function setupAuditedTracing(): AuditedTracing {
   const audit: SpanAudit = { started: 0, ended: 0, inSession: 0, problems: [] };
   const provider = new NodeTracerProvider({ spanProcessors: [new SessionSpanProcessor(), new AuditProcessor(audit)] });
-  trace.disable();
-  context.disable();
-  propagation.disable();
-  trace.setGlobalTracerProvider(provider);
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(sessionPropagator());
+  registerGlobalTracing(provider);
   return {
     audit,
     open: () => audit.started - audit.ended,
@@ -83,9 +76,7 @@ export function setupAuditedTracing(): AuditedTracing {
     },
     async shutdown() {
       await provider.shutdown();
-      trace.disable();
-      context.disable();
-      propagation.disable();
+      disableGlobalTracing();
     },
   };
 }

@@ -5,23 +5,18 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import express from 'express';
 import Fastify from 'fastify';
 import { createRequire } from 'node:module';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionMiddleware } from '../../adapters/express/index.js';
 import { sessionPlugin } from '../../adapters/fastify/index.js';
 import { getSessionId, startSession } from '../../src/index.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { parentSpanId, useTracing, type TestTracing } from '../helpers/otel.js';
 import { eventually, listen, upstreamHeaders, type RunningServer } from './helpers.js';
 
 const HTTP_SCOPE = '@opentelemetry/instrumentation-http';
 const scopeOf = (span: ReadableSpan) => span.instrumentationScope.name;
 const servers = (t: TestTracing) => t.spans().filter((s) => s.kind === SpanKind.SERVER);
 
-let t: TestTracing;
-beforeAll(() => {
-  t = setupTracing();
-});
-afterEach(() => t.reset());
-afterAll(() => t.shutdown());
+const t = useTracing();
 
 async function get(url: string, headers: Record<string, string>): Promise<{ session: string | null }> {
   const response = await fetch(url, { headers });

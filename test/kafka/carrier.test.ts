@@ -3,21 +3,16 @@
 import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import fc from 'fast-check';
 import type { Consumer, Producer } from 'kafkajs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { instrumentConsumer, instrumentProducer, kafkaHeaderGetter, kafkaHeaderSetter, withMessageContext } from '../../adapters/kafkajs/index.js';
 import { mergeBaggageHeaders } from '../../src/baggage-merge.js';
 import { headersWithContext, type KafkaHeaders } from '../../src/carriers/kafka.js';
 import { startInboundHop } from '../../src/hop.js';
 import { sessionPropagator } from '../../src/index.js';
 import { runInHop } from '../../src/run-in-hop.js';
-import { setupTracing, type TestTracing } from '../helpers/otel.js';
+import { useTracing } from '../helpers/otel.js';
 
-let t: TestTracing;
-beforeAll(() => {
-  t = setupTracing();
-});
-afterEach(() => t.reset());
-afterAll(() => t.shutdown());
+const t = useTracing();
 
 const TP = `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`;
 const TP2 = `00-${'3'.repeat(32)}-${'4'.repeat(16)}-01`;

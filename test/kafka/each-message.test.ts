@@ -1,20 +1,17 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { EachMessagePayload, Kafka } from 'kafkajs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { instrumentConsumer, instrumentProducer, withMessageContext } from '../../adapters/kafkajs/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { parentSpanId, useTracing } from '../helpers/otel.js';
 import { consumeUntil, createTopics, fastConsumerConfig, kafkaClient, kafkaErrors, withProducer } from './helpers.js';
 
-let t: TestTracing;
+const t = useTracing();
 let kafka: Kafka;
 beforeAll(() => {
-  t = setupTracing();
   kafka = kafkaClient();
 });
-afterEach(() => t.reset());
-afterAll(() => t.shutdown());
 
 const processSpans = (topic: string): ReadableSpan[] => t.byName(`process ${topic}`);
 

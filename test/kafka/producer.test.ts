@@ -1,19 +1,16 @@
 import { context, propagation, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { EachMessagePayload, IHeaders, Kafka, Message } from 'kafkajs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { instrumentConsumer, instrumentProducer } from '../../adapters/kafkajs/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
-import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
+import { parentSpanId, useTracing } from '../helpers/otel.js';
 import { consumeUntil, createTopics, fastConsumerConfig, kafkaClient, uniqueName, withProducer } from './helpers.js';
 
-let t: TestTracing;
+const t = useTracing();
 let kafka: Kafka;
 beforeAll(() => {
-  t = setupTracing();
   kafka = kafkaClient();
 });
-afterEach(() => t.reset());
-afterAll(() => t.shutdown());
 
 interface Received {
   topic: string;

@@ -3,19 +3,17 @@
 // eachBatch -> BullMQ -> HTTP (Fastify), every span counted.
 
 import type { Kafka } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { kafkaClient } from '../kafka/helpers.js';
-import { setupTracing, type TestTracing } from '../helpers/otel.js';
+import { useTracing } from '../helpers/otel.js';
 import { report } from '../helpers/report.js';
 import { expectedSessionSpans, pipelineProblems, runSessionPipeline, sessionTraceProblems, stageCounts, STAGES } from '../helpers/session-pipeline.js';
 
-let t: TestTracing;
+const t = useTracing({ resetEach: false });
 let kafka: Kafka;
 beforeAll(() => {
-  t = setupTracing();
   kafka = kafkaClient();
 });
-afterAll(() => t.shutdown());
 
 const SESSIONS = 100;
 
