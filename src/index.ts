@@ -1,4 +1,4 @@
-export { init, resolveOtlpEndpoint, type InitHandle, type InitOptions, type InitStats } from './init.js';
+export { init, resolveOtlpEndpoint, type InitHandle, type InitOptions, type InitStats } from './sdk/init.js';
 export {
   startSession,
   withSession,
@@ -8,8 +8,8 @@ export {
   type Session,
   type SessionEndState,
   type StartSessionOptions,
-} from './session.js';
-export { SESSION_BAGGAGE_KEY, isValidSessionId, type SessionEntry } from './session-entry.js';
+} from './session/session.js';
+export { SESSION_BAGGAGE_KEY, isValidSessionId, type SessionEntry } from './session/entry.js';
 export {
   withAgent,
   withOperation,
@@ -20,9 +20,9 @@ export {
   type LlmCallOptions,
   type LlmUsage,
   type SpanHelperOptions,
-} from './spans.js';
-export { agent, operation, tool, type DecoratorOptions } from './decorators.js';
-export { SessionSpanProcessor, type SessionSpanProcessorOptions } from './processor.js';
+} from './session/spans.js';
+export { agent, operation, tool, type DecoratorOptions } from './session/decorators.js';
+export { SessionSpanProcessor, type SessionSpanProcessorOptions } from './session/processor.js';
 export { sessionPropagator, SessionPropagator, type SessionPropagatorOptions, type PropagationLimits } from './propagation/index.js';
 export {
   startInboundHop,
@@ -36,7 +36,7 @@ export {
   type OutboundHop,
   type OutboundHopOptions,
   type ResolvedInbound,
-} from './hop.js';
+} from './hop/inbound.js';
 export {
   resolveTrust,
   resolveShape,
@@ -44,7 +44,7 @@ export {
   type ShapeOption,
   type TrustMode,
   type TrustOption,
-} from './trust.js';
-export { createKeyring, type SigningKeyConfig, type SigningKeyOption, type SigningKeyring, type SigningSecret } from './signing.js';
-export { CountingExportQueue, type ExportQueueOptions, type ExportQueueStats } from './export-queue.js';
-export { ATTR } from './attributes.js';
+} from './policy/trust.js';
+export { createKeyring, type SigningKeyConfig, type SigningKeyOption, type SigningKeyring, type SigningSecret } from './policy/signing.js';
+export { CountingExportQueue, type ExportQueueOptions, type ExportQueueStats } from './sdk/export-queue.js';
+export { ATTR } from './session/attributes.js';

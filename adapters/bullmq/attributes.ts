@@ -1,5 +1,5 @@
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
-import { messagingAttributes, messagingSpanName, type MessagingSpanInfo } from '../../src/messaging.js';
+import { messagingAttributes, messagingSpanName, type MessagingSpanInfo } from '../../src/messaging/semconv.js';
 
 /** The 1-based number of the attempt a process span ran (ours: the messaging conventions define none). */
 export const ATTEMPT_ATTRIBUTE = 'messaging.bullmq.job.attempt';

@@ -1,5 +1,5 @@
 import type { FlowJob, FlowProducer } from 'bullmq';
-import { log } from '../../src/diag.js';
+import { log } from '../../src/base/diag.js';
 
 /** A flow node as the wrapper handles it: BullMQ's `FlowJob` / `FlowChildJob` shape. */
 type FlowNode = Pick<FlowJob, 'opts' | 'children'> & Record<string, unknown>;

@@ -1,6 +1,6 @@
 import type { TextMapPropagator } from '@opentelemetry/api';
-import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../../src/signing.js';
-import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from '../../src/trust.js';
+import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../../src/policy/signing.js';
+import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from '../../src/policy/trust.js';
 
 /**
  * Where the runs of a job scheduler (or repeatable job) go when the schedule was created inside a

@@ -30,10 +30,10 @@ import {
 } from '@opentelemetry/api';
 import type { ContextManager, Span as BullMQSpan, SpanOptions as BullMQSpanOptions, Telemetry, Tracer as BullMQTracer } from 'bullmq';
 import { emptyJobMetadata, formatJobMetadata, jobMetadataSetter, parseJobMetadata, type JobMetadataCarrier } from '../../src/carriers/job-metadata.js';
-import { deferredContext } from '../../src/deferred-context.js';
-import { log } from '../../src/diag.js';
-import { resolveInbound, startInboundHop, startOutboundHop, type InboundHop, type OutboundHop } from '../../src/hop.js';
-import { tracer } from '../../src/tracer.js';
+import { deferredContext } from '../../src/hop/deferred-context.js';
+import { log } from '../../src/base/diag.js';
+import { resolveInbound, startInboundHop, startOutboundHop, type InboundHop, type OutboundHop } from '../../src/hop/inbound.js';
+import { tracer } from '../../src/base/tracer.js';
 import {
   BULLMQ_ATTR,
   derivedAttributes,

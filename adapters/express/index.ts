@@ -15,8 +15,8 @@ import {
   startHttpServerHop,
   type HttpServerHop,
   type HttpServerOptions,
-} from '../../src/http-server.js';
-import { log } from '../../src/diag.js';
+} from '../../src/http/server-hop.js';
+import { log } from '../../src/base/diag.js';
 
 /** Options of {@link sessionMiddleware}; trust and shape functions receive the Express request. */
 export type SessionMiddlewareOptions = HttpServerOptions<Request>;

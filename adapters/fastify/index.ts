@@ -9,8 +9,8 @@
 import { context as otelContext, type Context } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { log } from '../../src/diag.js';
-import { activeInstrumentationSpan } from '../../src/instrumentation-span.js';
+import { log } from '../../src/base/diag.js';
+import { activeInstrumentationSpan } from '../../src/hop/adopt.js';
 import {
   HTTP_SERVER_HOP,
   resolveHttpServerOptions,
@@ -18,8 +18,8 @@ import {
   type HttpServerHop,
   type HttpServerHopInput,
   type HttpServerOptions,
-} from '../../src/http-server.js';
-import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from '../../src/trust.js';
+} from '../../src/http/server-hop.js';
+import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from '../../src/policy/trust.js';
 
 /** Options of {@link sessionPlugin}; trust and shape functions receive the Fastify request. */
 export type SessionPluginOptions = HttpServerOptions<FastifyRequest>;

@@ -7,14 +7,14 @@
 import { context as otelContext, SpanKind, SpanStatusCode, type TextMapPropagator } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { copyHeaders, mergeOutboundFields, type HttpHeaders } from '../../src/carriers/http.js';
-import { log } from '../../src/diag.js';
-import { startOutboundHop, type OutboundHop } from '../../src/hop.js';
-import { clientRequestAttributes, clientSpanName, statusErrorType } from '../../src/http-semconv.js';
-import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../../src/signing.js';
-import { createTargetPolicy, type TargetPolicy, type TargetPolicyOptions } from '../../src/targets.js';
+import { log } from '../../src/base/diag.js';
+import { startOutboundHop, type OutboundHop } from '../../src/hop/inbound.js';
+import { clientRequestAttributes, clientSpanName, statusErrorType } from '../../src/http/semconv.js';
+import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../../src/policy/signing.js';
+import { createTargetPolicy, type TargetPolicy, type TargetPolicyOptions } from '../../src/http/targets.js';
 
-export { createTargetPolicy, type TargetMatcher, type TargetPolicy, type TargetPolicyOptions } from '../../src/targets.js';
-export { classifyAddress, isClusterLocalHostname, isInternalAddress, isInternalHost, type AddressClass } from '../../src/network.js';
+export { createTargetPolicy, type TargetMatcher, type TargetPolicy, type TargetPolicyOptions } from '../../src/http/targets.js';
+export { classifyAddress, isClusterLocalHostname, isInternalAddress, isInternalHost, type AddressClass } from '../../src/http/network.js';
 export type { HttpHeaders } from '../../src/carriers/http.js';
 
 /** Options shared by {@link sessionFetch} and {@link injectSessionHeaders}. */

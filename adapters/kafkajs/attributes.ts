@@ -1,6 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import { isUtf8 } from 'node:buffer';
-import { messagingAttributes } from '../../src/messaging.js';
+import { messagingAttributes } from '../../src/messaging/semconv.js';
 
 /** Attribute counting the batch links given up beyond the link cap. */
 export const LINKS_DROPPED_ATTRIBUTE = 'agentops.links.dropped';

@@ -1,11 +1,11 @@
 import { SpanKind, type Link } from '@opentelemetry/api';
 import type { Consumer, ConsumerRunConfig, EachBatchPayload, EachMessagePayload, KafkaMessage } from 'kafkajs';
-import { ATTR } from '../../src/attributes.js';
+import { ATTR } from '../../src/session/attributes.js';
 import { kafkaHeaderGetter } from '../../src/carriers/kafka.js';
-import { log } from '../../src/diag.js';
-import { startInboundHop, type InboundHop } from '../../src/hop.js';
-import { messagingSpanName } from '../../src/messaging.js';
-import { runInHop } from '../../src/run-in-hop.js';
+import { log } from '../../src/base/diag.js';
+import { startInboundHop, type InboundHop } from '../../src/hop/inbound.js';
+import { messagingSpanName } from '../../src/messaging/semconv.js';
+import { runInHop } from '../../src/hop/run.js';
 import { LINKS_DROPPED_ATTRIBUTE, batchAttributes } from './attributes.js';
 import { messageLink, resolveMessage, startMessageHop, type MessageOrigin } from './inbound.js';
 import { rememberDelivery, withMessageContext } from './message-context.js';

@@ -1,11 +1,11 @@
 import { SpanKind, type Link, type SpanContext } from '@opentelemetry/api';
 import type { KafkaMessage } from 'kafkajs';
-import { ATTR } from '../../src/attributes.js';
+import { ATTR } from '../../src/session/attributes.js';
 import { kafkaHeaderGetter, type KafkaHeaders } from '../../src/carriers/kafka.js';
-import { resolveInbound, startInboundHop, type InboundHop, type ResolvedInbound } from '../../src/hop.js';
-import { activeInstrumentationSpan } from '../../src/instrumentation-span.js';
-import { messagingSpanName } from '../../src/messaging.js';
-import { resolveShape, resolveTrust, type ShapeMode } from '../../src/trust.js';
+import { resolveInbound, startInboundHop, type InboundHop, type ResolvedInbound } from '../../src/hop/inbound.js';
+import { activeInstrumentationSpan } from '../../src/hop/adopt.js';
+import { messagingSpanName } from '../../src/messaging/semconv.js';
+import { resolveShape, resolveTrust, type ShapeMode } from '../../src/policy/trust.js';
 import { consumerAttributes } from './attributes.js';
 import type { InboundPolicy, KafkaInboundMessage } from './options.js';
 

@@ -1,8 +1,8 @@
 import { context as otelContext, type Context } from '@opentelemetry/api';
 import type { KafkaMessage } from 'kafkajs';
-import { log } from '../../src/diag.js';
-import type { InboundHop } from '../../src/hop.js';
-import { runInHop } from '../../src/run-in-hop.js';
+import { log } from '../../src/base/diag.js';
+import type { InboundHop } from '../../src/hop/inbound.js';
+import { runInHop } from '../../src/hop/run.js';
 import { DEFAULT_POLICY, resolveMessage, startMessageHop } from './inbound.js';
 
 /** How `withMessageContext` enters a message's context. */

@@ -1,6 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
-import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../../src/signing.js';
-import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from '../../src/trust.js';
+import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../../src/policy/signing.js';
+import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from '../../src/policy/trust.js';
 
 /** What a per-message `trust` or `shape` function is given. */
 export interface KafkaInboundMessage {

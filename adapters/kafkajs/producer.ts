@@ -1,9 +1,9 @@
 import { context as otelContext, SpanKind, type Context } from '@opentelemetry/api';
 import type { Producer } from 'kafkajs';
 import { headersWithContext, isHeaderRecord, kafkaHeaderSetter, type KafkaHeaders } from '../../src/carriers/kafka.js';
-import { log } from '../../src/diag.js';
-import { outboundInjectContext, startOutboundHop, type HopOutcome, type OutboundHop } from '../../src/hop.js';
-import { messagingSpanName } from '../../src/messaging.js';
+import { log } from '../../src/base/diag.js';
+import { outboundInjectContext, startOutboundHop, type HopOutcome, type OutboundHop } from '../../src/hop/inbound.js';
+import { messagingSpanName } from '../../src/messaging/semconv.js';
 import { producerAttributes, resultAttributes } from './attributes.js';
 import { producerSettings, type InstrumentProducerOptions, type ProducerSettings } from './options.js';
 import { isInstrumented, withOverrides } from './proxy.js';

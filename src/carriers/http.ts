@@ -7,10 +7,10 @@
  */
 import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import type { IncomingHttpHeaders } from 'node:http';
-import { mergeBaggageHeaders } from '../baggage-merge.js';
-import { log } from '../diag.js';
+import { mergeBaggageHeaders } from '../propagation/baggage-merge.js';
+import { log } from '../base/diag.js';
 import { parseBaggage, serializeBaggage } from '../propagation/baggage.js';
-import { SESSION_BAGGAGE_KEY } from '../session-entry.js';
+import { SESSION_BAGGAGE_KEY } from '../session/entry.js';
 
 /** The subset of Fetch `Headers` the carrier uses (any fetch implementation's). */
 export interface HeadersLike {

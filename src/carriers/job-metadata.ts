@@ -13,7 +13,7 @@
  * (size checked before `JSON.parse`, non-objects and non-string fields dropped with a diag log).
  */
 import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
-import { log } from '../diag.js';
+import { log } from '../base/diag.js';
 
 /**
  * Longest metadata string parsed, in characters. What we write stays under 9 KB (traceparent,

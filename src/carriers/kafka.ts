@@ -12,8 +12,8 @@
  * makes a `traceparent` spelled twice invalid rather than picking one of them.
  */
 import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
-import { mergeBaggageHeaders } from '../baggage-merge.js';
-import { log } from '../diag.js';
+import { mergeBaggageHeaders } from '../propagation/baggage-merge.js';
+import { log } from '../base/diag.js';
 import { readHeaderValue } from '../propagation/carrier-values.js';
 
 /** One Kafka header value as kafkajs delivers or accepts it (null only ever at runtime). */

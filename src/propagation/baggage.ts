@@ -10,10 +10,10 @@
  * Inbound work is capped: at most `maxScanBytes` characters and `maxScanMembers` members are
  * examined, whatever the header's size; the shared counters record what was examined.
  */
-import { log } from '../diag.js';
-import { isValidSessionId, SESSION_BAGGAGE_KEY } from '../session-entry.js';
+import { log } from '../base/diag.js';
+import { isValidSessionId, SESSION_BAGGAGE_KEY } from '../session/entry.js';
 import { CUT_MARK } from './carrier-values.js';
-import { bump } from './counters.js';
+import { bump } from '../base/counters.js';
 import { DEFAULT_LIMITS, resolveLimits, type PropagationLimits } from './limits.js';
 
 /** One baggage list member: decoded value, properties as their (encoded) header text. */

@@ -1,4 +1,4 @@
-export { SessionPropagator, sessionPropagator, type SessionPropagatorOptions } from './propagator.js';
+export { SessionPropagator, sessionPropagator, type SessionPropagatorOptions } from '../propagator/session-propagator.js';
 export { DEFAULT_LIMITS, resolveLimits, type PropagationLimits } from './limits.js';
 export { readHeaderValue, type HeaderMode } from './carrier-values.js';
 export {

@@ -8,8 +8,8 @@
  * occurrence; empty and OWS-only members are skipped.
  */
 import type { TraceState as ApiTraceState } from '@opentelemetry/api';
-import { log } from '../diag.js';
-import { bump } from './counters.js';
+import { log } from '../base/diag.js';
+import { bump } from '../base/counters.js';
 import { DEFAULT_LIMITS, resolveLimits, type PropagationLimits } from './limits.js';
 
 /** Most list members a tracestate may hold. */

@@ -11,7 +11,7 @@ import { FlowProducer, Queue, Worker, type FlowJob, type Job, type QueueBaseOpti
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ATTEMPT_ATTRIBUTE, instrumentFlowProducer, sessionTelemetry, type SessionTelemetryOptions } from '../../adapters/bullmq/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
-import { sharedState } from '../../src/state.js';
+import { sharedState } from '../../src/base/state.js';
 import { parentSpanId, useTracing } from '../helpers/otel.js';
 import { captureDiag, connection, OpenedBullMQ, processSpans, uniqueQueueName, waitFor, type DiagCapture } from './helpers.js';
 

@@ -4,7 +4,7 @@
 import { context, createContextKey, ROOT_CONTEXT } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { deferredContext } from '../../src/deferred-context.js';
+import { deferredContext } from '../../src/hop/deferred-context.js';
 import { captureDiag, type DiagCapture } from './helpers.js';
 
 const KEY = createContextKey('test.key');

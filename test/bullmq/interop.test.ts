@@ -7,7 +7,7 @@ import { BullMQOtel } from 'bullmq-otel';
 import { describe, expect, it } from 'vitest';
 import { sessionTelemetry } from '../../adapters/bullmq/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
-import { sharedState } from '../../src/state.js';
+import { sharedState } from '../../src/base/state.js';
 import { parentSpanId, useTracing } from '../helpers/otel.js';
 import { BullMQResources, processSpans, uniqueQueueName, waitFor } from './helpers.js';
 

@@ -6,7 +6,7 @@ import type { Job } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sessionTelemetry } from '../../adapters/bullmq/index.js';
 import { createKeyring, getSessionId, startSession, withSession } from '../../src/index.js';
-import { sharedState } from '../../src/state.js';
+import { sharedState } from '../../src/base/state.js';
 import { useTracing } from '../helpers/otel.js';
 import { BullMQResources, captureDiag, processSpans, uniqueQueueName, waitFor, type DiagCapture } from './helpers.js';
 

@@ -10,7 +10,7 @@ import {
   withSession,
   type Session,
 } from '../../src/index.js';
-import { signSessionEntry } from '../../src/signing.js';
+import { signSessionEntry } from '../../src/policy/signing.js';
 import { parentSpanId, useTracing } from '../helpers/otel.js';
 
 const t = useTracing();

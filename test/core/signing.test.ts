@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createKeyring } from '../../src/index.js';
-import { signSessionEntry, verifySessionEntry } from '../../src/signing.js';
+import { signSessionEntry, verifySessionEntry } from '../../src/policy/signing.js';
 
 const entry = { sessionId: '4bf92f3577b34da6a3ce929d0e0e4736', rootSpanId: '00f067aa0ba902b7', traceFlags: 3 };
 const ring = createKeyring({ keys: { a: 'first-secret-0123456789', b: 'second-secret-0123456789' }, activeKeyId: 'a', ttlSeconds: 60 });

@@ -2,7 +2,7 @@ import { context, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tracer, TRACER_NAME } from '../../src/tracer.js';
+import { tracer, TRACER_NAME } from '../../src/base/tracer.js';
 
 function provider(): { exporter: InMemorySpanExporter; provider: NodeTracerProvider } {
   const exporter = new InMemorySpanExporter();

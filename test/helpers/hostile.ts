@@ -8,7 +8,7 @@
 // generating characters one by one; a failure still replays from fast-check's seed and path.
 
 import fc from 'fast-check';
-import { createKeyring, signSessionEntry } from '../../src/signing.js';
+import { createKeyring, signSessionEntry } from '../../src/policy/signing.js';
 
 /** Two well-formed sessions the generators refer to, so that forged and conflicting entries occur often. */
 export const SESSION_A = '4bf92f3577b34da6a3ce929d0e0e4736';

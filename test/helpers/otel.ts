@@ -3,7 +3,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { SessionSpanProcessor } from '../../src/processor.js';
+import { SessionSpanProcessor } from '../../src/session/processor.js';
 import { sessionPropagator } from '../../src/propagation/index.js';
 
 /** A registered SDK exporting to memory, as a test harness (not the library's init). */

@@ -17,7 +17,7 @@ import { sessionMiddleware } from '../../adapters/express/index.js';
 import { sessionFetch } from '../../adapters/http/index.js';
 import { instrumentConsumer, instrumentProducer, type InstrumentedConsumerRunConfig, type InstrumentedEachBatchPayload } from '../../adapters/kafkajs/index.js';
 import { getSessionId, startSession, withSession, type Session } from '../../src/index.js';
-import { sharedState } from '../../src/state.js';
+import { sharedState } from '../../src/base/state.js';
 import { heapAfterGc } from './heap.js';
 import { setupAuditedTracing } from './span-audit.js';
 

@@ -3,7 +3,7 @@
 
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { SessionSpanProcessor } from '../../src/processor.js';
+import { SessionSpanProcessor } from '../../src/session/processor.js';
 import { disableGlobalTracing, registerGlobalTracing } from './otel.js';
 
 const SESSION_ID = /^(?!0{32})[0-9a-f]{32}$/;

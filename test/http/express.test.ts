@@ -6,8 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sessionErrorHandler, sessionMiddleware, type SessionMiddlewareOptions } from '../../adapters/express/index.js';
 import { sessionFetch } from '../../adapters/http/index.js';
 import { createKeyring, getSessionId, startSession } from '../../src/index.js';
-import { HTTP_SERVER_HOP } from '../../src/http-server.js';
-import { signSessionEntry } from '../../src/signing.js';
+import { HTTP_SERVER_HOP } from '../../src/http/server-hop.js';
+import { signSessionEntry } from '../../src/policy/signing.js';
 import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
 import {
   MAX_HEADER_SIZE,

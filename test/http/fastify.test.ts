@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sessionPlugin, type SessionPluginOptions } from '../../adapters/fastify/index.js';
 import { sessionFetch } from '../../adapters/http/index.js';
 import { createKeyring, getSessionId, startSession } from '../../src/index.js';
-import { HTTP_SERVER_HOP } from '../../src/http-server.js';
+import { HTTP_SERVER_HOP } from '../../src/http/server-hop.js';
 import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
 import { MAX_HEADER_SIZE, delay, eventually, rawHead, rawJson, rawPostHead, rawRequest, recordingServer, sessionInBaggage, upstreamHeaders } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAddress, isClusterLocalHostname, isInternalAddress, isInternalHost } from '../../src/network.js';
-import { defaultHttpTrust } from '../../src/http-server.js';
+import { classifyAddress, isClusterLocalHostname, isInternalAddress, isInternalHost } from '../../src/http/network.js';
+import { defaultHttpTrust } from '../../src/http/server-hop.js';
 import type { IncomingMessage } from 'node:http';
 
 describe('classifyAddress', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTargetPolicy } from '../../src/targets.js';
+import { createTargetPolicy } from '../../src/http/targets.js';
 
 const both = { traceparent: true, baggage: true };
 const none = { traceparent: false, baggage: false };

@@ -5,11 +5,11 @@ import fc from 'fast-check';
 import type { Consumer, Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { instrumentConsumer, instrumentProducer, kafkaHeaderGetter, kafkaHeaderSetter, withMessageContext } from '../../adapters/kafkajs/index.js';
-import { mergeBaggageHeaders } from '../../src/baggage-merge.js';
+import { mergeBaggageHeaders } from '../../src/propagation/baggage-merge.js';
 import { headersWithContext, type KafkaHeaders } from '../../src/carriers/kafka.js';
-import { startInboundHop } from '../../src/hop.js';
+import { startInboundHop } from '../../src/hop/inbound.js';
 import { sessionPropagator } from '../../src/index.js';
-import { runInHop } from '../../src/run-in-hop.js';
+import { runInHop } from '../../src/hop/run.js';
 import { useTracing } from '../helpers/otel.js';
 
 const t = useTracing();

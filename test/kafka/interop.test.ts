@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { instrumentConsumer, instrumentProducer, type InstrumentedEachBatchPayload } from '../../adapters/kafkajs/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
-import { sharedState } from '../../src/state.js';
+import { sharedState } from '../../src/base/state.js';
 import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
 import { consumeUntil, createTopics, fastConsumerConfig, kafkaClient, withProducer } from './helpers.js';
 

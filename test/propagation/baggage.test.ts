@@ -8,8 +8,8 @@ import {
   serializeBaggage,
   type BaggageItem,
 } from '../../src/propagation/baggage.js';
-import { SESSION_BAGGAGE_KEY } from '../../src/session-entry.js';
-import { sharedState } from '../../src/state.js';
+import { SESSION_BAGGAGE_KEY } from '../../src/session/entry.js';
+import { sharedState } from '../../src/base/state.js';
 
 const SID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SID2 = '0af7651916cd43dd8448eb211c80319c';

@@ -11,11 +11,11 @@ import {
 } from '@opentelemetry/api';
 import { suppressTracing, TraceState as CoreTraceState } from '@opentelemetry/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { INBOUND_FLAGS_KEY, INJECT_FIELDS_KEY, SESSION_PERMIT_KEY } from '../../src/context-keys.js';
-import { sessionPropagator, SessionPropagator } from '../../src/propagation/propagator.js';
+import { INBOUND_FLAGS_KEY, INJECT_FIELDS_KEY, SESSION_PERMIT_KEY } from '../../src/base/context-keys.js';
+import { sessionPropagator, SessionPropagator } from '../../src/propagator/session-propagator.js';
 import { TraceState } from '../../src/propagation/tracestate.js';
-import { SESSION_BAGGAGE_KEY } from '../../src/session-entry.js';
-import { sharedState } from '../../src/state.js';
+import { SESSION_BAGGAGE_KEY } from '../../src/session/entry.js';
+import { sharedState } from '../../src/base/state.js';
 
 const T = '0af7651916cd43dd8448eb211c80319c';
 const S = 'b7ad6b7169203331';

@@ -9,7 +9,7 @@ import {
 } from '@opentelemetry/api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SESSION_PERMIT_KEY } from '../../src/context-keys.js';
+import { SESSION_PERMIT_KEY } from '../../src/base/context-keys.js';
 import {
   decodeBaggageValue,
   encodeBaggageValue,
@@ -18,10 +18,10 @@ import {
   type BaggageItem,
 } from '../../src/propagation/baggage.js';
 import { readHeaderValue } from '../../src/propagation/carrier-values.js';
-import { sessionPropagator } from '../../src/propagation/propagator.js';
+import { sessionPropagator } from '../../src/propagator/session-propagator.js';
 import { parseTraceparent } from '../../src/propagation/traceparent.js';
 import { parseTracestate } from '../../src/propagation/tracestate.js';
-import { SESSION_BAGGAGE_KEY } from '../../src/session-entry.js';
+import { SESSION_BAGGAGE_KEY } from '../../src/session/entry.js';
 
 const p = sessionPropagator();
 const RUNS = { numRuns: 300 };

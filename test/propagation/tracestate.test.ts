@@ -6,7 +6,7 @@ import {
   sanitizeTracestate,
   TraceState,
 } from '../../src/propagation/tracestate.js';
-import { sharedState } from '../../src/state.js';
+import { sharedState } from '../../src/base/state.js';
 
 function entries(header: string): Array<[string, string]> | undefined {
   return parseTracestate(header)?.entries();

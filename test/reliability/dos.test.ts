@@ -17,7 +17,7 @@ import { injectSessionHeaders } from '../../adapters/http/index.js';
 import { instrumentConsumer, type InstrumentedEachBatchPayload } from '../../adapters/kafkajs/index.js';
 import { getSessionId, startOutboundHop, startSession, withSession, type Session } from '../../src/index.js';
 import { DEFAULT_LIMITS } from '../../src/propagation/limits.js';
-import { sharedState } from '../../src/state.js';
+import { sharedState } from '../../src/base/state.js';
 import { BullMQResources, captureDiag, uniqueQueueName, waitFor as waitForJobs, type DiagCapture } from '../bullmq/helpers.js';
 import { postLines } from '../helpers/header-lines.js';
 import { setupTracing, type TestTracing } from '../helpers/otel.js';

@@ -1,4 +1,4 @@
-import type { SigningKeyring } from './signing.js';
+import type { SigningKeyring } from '../policy/signing.js';
 
 /**
  * Process-wide state. It lives on `globalThis` under a registered symbol so that loading both the

@@ -7,8 +7,8 @@
  * query string, so matching here never looks at the query; RegExps with `g`/`y` flags keep
  * `lastIndex` between calls and match only every other request, so they are cloned without them.
  */
-import type { InjectFields } from './context-keys.js';
-import { log } from './diag.js';
+import type { InjectFields } from '../base/context-keys.js';
+import { log } from '../base/diag.js';
 import { isInternalHost } from './network.js';
 
 /**

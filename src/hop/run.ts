@@ -1,6 +1,6 @@
 import { context as otelContext } from '@opentelemetry/api';
-import { log } from './diag.js';
-import type { HopOutcome, InboundHop } from './hop.js';
+import { log } from '../base/diag.js';
+import type { HopOutcome, InboundHop } from './inbound.js';
 
 function endQuietly(hop: InboundHop, outcome?: HopOutcome): void {
   try {

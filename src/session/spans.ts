@@ -1,6 +1,6 @@
 import { context as otelContext, trace, SpanKind, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
 import { ATTR } from './attributes.js';
-import { tracer } from './tracer.js';
+import { tracer } from '../base/tracer.js';
 
 /** The AgentOps span kinds the helpers create. */
 export type AgentOpsSpanKind = 'agent' | 'operation' | 'tool' | 'llm';

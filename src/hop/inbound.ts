@@ -17,16 +17,16 @@ import {
   type TextMapSetter,
 } from '@opentelemetry/api';
 import { randomBytes } from 'node:crypto';
-import { ATTR } from './attributes.js';
-import { INJECT_FIELDS_KEY, SESSION_PERMIT_KEY, type InjectFields } from './context-keys.js';
-import { log } from './diag.js';
-import { sessionPropagator } from './propagation/index.js';
-import { contextWithSessionEntry, getSessionEntry } from './session.js';
-import { SESSION_BAGGAGE_KEY, type SessionEntry } from './session-entry.js';
-import { signSessionEntry, verifySessionEntry, type SigningKeyring } from './signing.js';
-import { sharedState } from './state.js';
-import type { ShapeMode, TrustMode } from './trust.js';
-import { tracer } from './tracer.js';
+import { ATTR } from '../session/attributes.js';
+import { INJECT_FIELDS_KEY, SESSION_PERMIT_KEY, type InjectFields } from '../base/context-keys.js';
+import { log } from '../base/diag.js';
+import { sessionPropagator } from '../propagation/index.js';
+import { contextWithSessionEntry, getSessionEntry } from '../session/session.js';
+import { SESSION_BAGGAGE_KEY, type SessionEntry } from '../session/entry.js';
+import { signSessionEntry, verifySessionEntry, type SigningKeyring } from '../policy/signing.js';
+import { sharedState } from '../base/state.js';
+import type { ShapeMode, TrustMode } from '../policy/trust.js';
+import { tracer } from '../base/tracer.js';
 
 /** How an inbound hop placed its span. */
 export type HopShape = 'parent' | 'rejoin' | 'root';

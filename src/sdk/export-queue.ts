@@ -1,7 +1,7 @@
 import { TraceFlags } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { log } from './diag.js';
+import { log } from '../base/diag.js';
 
 /** Tuning of the export queue. */
 export interface ExportQueueOptions {

@@ -1,5 +1,5 @@
 import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
-import { log } from './diag.js';
+import { log } from '../base/diag.js';
 
 /**
  * A Context whose contents are decided on first use. Some libraries activate the context for a

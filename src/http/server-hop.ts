@@ -7,13 +7,13 @@
 import { context as otelContext, trace, SpanKind, SpanStatusCode, type Attributes, type Context, type Span, type TextMapPropagator } from '@opentelemetry/api';
 import { getRPCMetadata, RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { incomingHeaderGetter } from './carriers/http.js';
-import { log } from './diag.js';
-import { startInboundHop, type HopOutcome, type InboundHop, type InboundHopOptions } from './hop.js';
-import { serverRequestAttributes, serverSpanName, statusErrorType } from './http-semconv.js';
+import { incomingHeaderGetter } from '../carriers/http.js';
+import { log } from '../base/diag.js';
+import { startInboundHop, type HopOutcome, type InboundHop, type InboundHopOptions } from '../hop/inbound.js';
+import { serverRequestAttributes, serverSpanName, statusErrorType } from './semconv.js';
 import { isInternalAddress } from './network.js';
-import { createKeyring, type SigningKeyOption, type SigningKeyring } from './signing.js';
-import { assertShapeOption, assertTrustOption, resolveShape, resolveTrust, type ShapeOption, type TrustMode, type TrustOption } from './trust.js';
+import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../policy/signing.js';
+import { assertShapeOption, assertTrustOption, resolveShape, resolveTrust, type ShapeOption, type TrustMode, type TrustOption } from '../policy/trust.js';
 
 /** Options every HTTP server adapter takes; `Request` is the framework's request object. */
 export interface HttpServerOptions<Request> {

@@ -1,4 +1,4 @@
-import { log } from './diag.js';
+import { log } from '../base/diag.js';
 
 /**
  * Whether a hop accepts the caller's context: `trust` (trace and session), `link` (a new trace that

@@ -3,12 +3,12 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { log } from './diag.js';
+import { log } from '../base/diag.js';
 import { CountingExportQueue, type ExportQueueOptions } from './export-queue.js';
-import { isSessionSpanProcessor, SessionSpanProcessor, type SessionSpanProcessorOptions } from './processor.js';
-import { sessionPropagator, type SessionPropagatorOptions } from './propagation/index.js';
-import { createKeyring, type SigningKeyOption } from './signing.js';
-import { sharedState } from './state.js';
+import { isSessionSpanProcessor, SessionSpanProcessor, type SessionSpanProcessorOptions } from '../session/processor.js';
+import { sessionPropagator, type SessionPropagatorOptions } from '../propagation/index.js';
+import { createKeyring, type SigningKeyOption } from '../policy/signing.js';
+import { sharedState } from '../base/state.js';
 
 /** Options of `init`. */
 export interface InitOptions {

@@ -13,18 +13,18 @@ import {
   type Link,
 } from '@opentelemetry/api';
 import { randomBytes } from 'node:crypto';
-import { INBOUND_FLAGS_KEY, type InboundFlags } from './context-keys.js';
-import { log } from './diag.js';
+import { INBOUND_FLAGS_KEY, type InboundFlags } from '../base/context-keys.js';
+import { log } from '../base/diag.js';
 import {
   SESSION_BAGGAGE_KEY,
   formatSessionEntryMetadata,
   isValidSessionId,
   parseSessionEntry,
   type SessionEntry,
-} from './session-entry.js';
+} from './entry.js';
 import { ATTR } from './attributes.js';
-import { sharedState } from './state.js';
-import { tracer } from './tracer.js';
+import { sharedState } from '../base/state.js';
+import { tracer } from '../base/tracer.js';
 
 /** How a session ended, as AgentOps records it. */
 export type SessionEndState = 'Success' | 'Fail' | 'Indeterminate';

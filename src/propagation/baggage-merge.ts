@@ -1,4 +1,4 @@
-import { parseBaggage, serializeBaggage, type BaggageItem } from './propagation/baggage.js';
+import { parseBaggage, serializeBaggage, type BaggageItem } from './baggage.js';
 
 /**
  * Combines two `baggage` header values into one, as W3C list fields combine: every member of

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { SessionEntry } from './session-entry.js';
+import type { SessionEntry } from '../session/entry.js';
 
 /** A shared secret: at least 16 bytes (a string is taken as UTF-8). */
 export type SigningSecret = string | Uint8Array;

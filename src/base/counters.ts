@@ -1,4 +1,4 @@
-import { sharedState, type SharedState } from '../state.js';
+import { sharedState, type SharedState } from './state.js';
 
 type CounterName = keyof SharedState['counters'];
 

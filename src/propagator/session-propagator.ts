@@ -26,17 +26,17 @@ import {
   SESSION_PERMIT_KEY,
   type InboundFlags,
   type InjectFields,
-} from '../context-keys.js';
-import { log } from '../diag.js';
-import { SESSION_BAGGAGE_KEY } from '../session-entry.js';
-import { sharedState } from '../state.js';
-import { parseBaggage, serializeBaggage, type BaggageItem } from './baggage.js';
-import { readHeaderValue } from './carrier-values.js';
-import { OrderedBaggage } from './ordered-baggage.js';
-import { bump } from './counters.js';
-import { resolveLimits, type PropagationLimits } from './limits.js';
-import { FLAG_RANDOM, FLAG_SAMPLED, formatTraceparent, normalizeHexId, parseTraceparent } from './traceparent.js';
-import { parseTracestate, sanitizeTracestate, TraceState } from './tracestate.js';
+} from '../base/context-keys.js';
+import { log } from '../base/diag.js';
+import { SESSION_BAGGAGE_KEY } from '../session/entry.js';
+import { sharedState } from '../base/state.js';
+import { parseBaggage, serializeBaggage, type BaggageItem } from '../propagation/baggage.js';
+import { readHeaderValue } from '../propagation/carrier-values.js';
+import { OrderedBaggage } from '../propagation/ordered-baggage.js';
+import { bump } from '../base/counters.js';
+import { resolveLimits, type PropagationLimits } from '../propagation/limits.js';
+import { FLAG_RANDOM, FLAG_SAMPLED, formatTraceparent, normalizeHexId, parseTraceparent } from '../propagation/traceparent.js';
+import { parseTracestate, sanitizeTracestate, TraceState } from '../propagation/tracestate.js';
 
 /** Options of {@link sessionPropagator}. */
 export interface SessionPropagatorOptions {
