@@ -1,14 +1,6 @@
 export { init, resolveOtlpEndpoint, type InitHandle, type InitOptions, type InitStats } from './sdk/init.js';
-export {
-  startSession,
-  withSession,
-  getSessionId,
-  getSessionEntry,
-  sessionContext,
-  type Session,
-  type SessionEndState,
-  type StartSessionOptions,
-} from './session/session.js';
+export { startSession, withSession, sessionContext, type Session, type SessionEndState, type StartSessionOptions } from './session/session.js';
+export { getSessionId, getSessionEntry } from './session/context.js';
 export { SESSION_BAGGAGE_KEY, isValidSessionId, type SessionEntry } from './session/entry.js';
 export {
   withAgent,
@@ -23,20 +15,13 @@ export {
 } from './session/spans.js';
 export { agent, operation, tool, type DecoratorOptions } from './session/decorators.js';
 export { SessionSpanProcessor, type SessionSpanProcessorOptions } from './session/processor.js';
-export { sessionPropagator, SessionPropagator, type SessionPropagatorOptions, type PropagationLimits } from './propagation/index.js';
-export {
-  startInboundHop,
-  runInboundHop,
-  resolveInbound,
-  startOutboundHop,
-  type HopOutcome,
-  type HopShape,
-  type InboundHop,
-  type InboundHopOptions,
-  type OutboundHop,
-  type OutboundHopOptions,
-  type ResolvedInbound,
-} from './hop/inbound.js';
+export { sessionPropagator, SessionPropagator, type SessionPropagatorOptions } from './propagator/session-propagator.js';
+export { type PropagationLimits } from './propagation/limits.js';
+export { startInboundHop } from './hop/inbound.js';
+export { runInboundHop } from './hop/run.js';
+export { resolveInbound } from './hop/decide.js';
+export { startOutboundHop } from './hop/outbound.js';
+export { type HopOutcome, type HopShape, type InboundHop, type InboundHopOptions, type OutboundHop, type OutboundHopOptions, type ResolvedInbound } from './hop/types.js';
 export {
   resolveTrust,
   resolveShape,

@@ -1,6 +1,6 @@
 import { createContextKey, SpanKind, type Attributes, type Context, type TextMapPropagator } from '@opentelemetry/api';
 import { jobMetadataGetter, type JobMetadataCarrier } from '../../src/carriers/job-metadata.js';
-import type { InboundHopOptions } from '../../src/hop/inbound.js';
+import type { InboundHopOptions } from '../../src/hop/types.js';
 import { resolveShape, resolveTrust } from '../../src/policy/trust.js';
 import type { BullMQJobInfo, QueueSettings } from './options.js';
 

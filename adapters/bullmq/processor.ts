@@ -1,7 +1,8 @@
 import { context as otelContext, SpanKind, type Attributes } from '@opentelemetry/api';
 import { parseJobMetadata } from '../../src/carriers/job-metadata.js';
 import { log } from '../../src/base/diag.js';
-import { runInboundHop, type InboundHopOptions } from '../../src/hop/inbound.js';
+import { runInboundHop } from '../../src/hop/run.js';
+import { type InboundHopOptions } from '../../src/hop/types.js';
 import { ATTEMPT_ATTRIBUTE, BULLMQ_ATTR, isScheduledJobId, jobIdOf, operationAttributes, operationSpanName } from './attributes.js';
 import { JOB_HOP_KEY, jobHopOf, jobHopOptions, type JobHopMark } from './inbound.js';
 import { bullmqSettings, type BullMQSettings, type JobContextOptions } from './options.js';

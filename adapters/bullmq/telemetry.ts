@@ -32,7 +32,10 @@ import type { ContextManager, Span as BullMQSpan, SpanOptions as BullMQSpanOptio
 import { emptyJobMetadata, formatJobMetadata, jobMetadataSetter, parseJobMetadata, type JobMetadataCarrier } from '../../src/carriers/job-metadata.js';
 import { deferredContext } from '../../src/hop/deferred-context.js';
 import { log } from '../../src/base/diag.js';
-import { resolveInbound, startInboundHop, startOutboundHop, type InboundHop, type OutboundHop } from '../../src/hop/inbound.js';
+import { resolveInbound } from '../../src/hop/decide.js';
+import { startInboundHop } from '../../src/hop/inbound.js';
+import { startOutboundHop } from '../../src/hop/outbound.js';
+import { type InboundHop, type OutboundHop } from '../../src/hop/types.js';
 import { tracer } from '../../src/base/tracer.js';
 import {
   BULLMQ_ATTR,

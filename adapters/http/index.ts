@@ -8,7 +8,8 @@ import { context as otelContext, SpanKind, SpanStatusCode, type TextMapPropagato
 import { suppressTracing } from '@opentelemetry/core';
 import { copyHeaders, mergeOutboundFields, type HttpHeaders } from '../../src/carriers/http.js';
 import { log } from '../../src/base/diag.js';
-import { startOutboundHop, type OutboundHop } from '../../src/hop/inbound.js';
+import { startOutboundHop } from '../../src/hop/outbound.js';
+import { type OutboundHop } from '../../src/hop/types.js';
 import { clientRequestAttributes, clientSpanName, statusErrorType } from '../../src/http/semconv.js';
 import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../../src/policy/signing.js';
 import { createTargetPolicy, type TargetPolicy, type TargetPolicyOptions } from '../../src/http/targets.js';

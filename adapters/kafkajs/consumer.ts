@@ -3,7 +3,8 @@ import type { Consumer, ConsumerRunConfig, EachBatchPayload, EachMessagePayload,
 import { ATTR } from '../../src/session/attributes.js';
 import { kafkaHeaderGetter } from '../../src/carriers/kafka.js';
 import { log } from '../../src/base/diag.js';
-import { startInboundHop, type InboundHop } from '../../src/hop/inbound.js';
+import { startInboundHop } from '../../src/hop/inbound.js';
+import { type InboundHop } from '../../src/hop/types.js';
 import { messagingSpanName } from '../../src/messaging/semconv.js';
 import { runInHop } from '../../src/hop/run.js';
 import { LINKS_DROPPED_ATTRIBUTE, batchAttributes } from './attributes.js';

@@ -1,7 +1,7 @@
 import { context as otelContext, type Context } from '@opentelemetry/api';
 import type { KafkaMessage } from 'kafkajs';
 import { log } from '../../src/base/diag.js';
-import type { InboundHop } from '../../src/hop/inbound.js';
+import type { InboundHop } from '../../src/hop/types.js';
 import { runInHop } from '../../src/hop/run.js';
 import { DEFAULT_POLICY, resolveMessage, startMessageHop } from './inbound.js';
 

@@ -2,7 +2,8 @@ import { context as otelContext, SpanKind, type Context } from '@opentelemetry/a
 import type { Producer } from 'kafkajs';
 import { headersWithContext, isHeaderRecord, kafkaHeaderSetter, type KafkaHeaders } from '../../src/carriers/kafka.js';
 import { log } from '../../src/base/diag.js';
-import { outboundInjectContext, startOutboundHop, type HopOutcome, type OutboundHop } from '../../src/hop/inbound.js';
+import { outboundInjectContext, startOutboundHop } from '../../src/hop/outbound.js';
+import { type HopOutcome, type OutboundHop } from '../../src/hop/types.js';
 import { messagingSpanName } from '../../src/messaging/semconv.js';
 import { producerAttributes, resultAttributes } from './attributes.js';
 import { producerSettings, type InstrumentProducerOptions, type ProducerSettings } from './options.js';

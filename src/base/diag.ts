@@ -6,12 +6,18 @@ import { diag, type DiagLogger } from '@opentelemetry/api';
  */
 export const log: DiagLogger = diag.createComponentLogger({ namespace: 'agentops-propagation' });
 
-/** Runs `fn` and logs instead of throwing: propagation must never break the business path. */
-export function guarded<T>(what: string, fn: () => T, fallback: T): T {
+/**
+ * Runs `fn(...args)` and, when it throws, logs `what` with the error and returns `fallback`.
+ * Every user-supplied hook (trust and shape functions, target matchers, carrier getters and
+ * setters, a user's propagator, a host library's callbacks) and every step that must not break
+ * the business path goes through here: propagation never throws into a request, message or job.
+ * The arguments are passed through rather than captured, so a hot path allocates no closure.
+ */
+export function guard<A extends unknown[], R>(what: string, fallback: R, fn: (...args: A) => R, ...args: A): R {
   try {
-    return fn();
+    return fn(...args);
   } catch (err) {
-    log.warn(`${what} failed; continuing without it`, err as Error);
+    log.warn(what, err as Error);
     return fallback;
   }
 }

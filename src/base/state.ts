@@ -1,3 +1,4 @@
+import { BoundedCache } from './bounded-cache.js';
 import type { SigningKeyring } from '../policy/signing.js';
 
 /**
@@ -11,7 +12,7 @@ export interface SharedState {
   /** When true the propagator emits the session entry on every inject, not only on our hops. */
   globalSessionBaggage: boolean;
   /** Live sessions of this process by id, so `withSession(id)` can parent under the real root. */
-  sessions: Map<string, { rootSpanId: string; traceFlags: number }>;
+  sessions: BoundedCache<string, { rootSpanId: string; traceFlags: number }>;
   /** Counters that tests and `stats()` read; never reset implicitly. */
   counters: {
     baggageBytesExamined: number;
@@ -31,6 +32,9 @@ export interface SharedState {
   processorCount: number;
 }
 
+/** Live sessions remembered for `withSession(id)`; the oldest are forgotten beyond this. */
+const MAX_REMEMBERED_SESSIONS = 10_000;
+
 const STATE_KEY = Symbol.for('agentops-propagation.state.v1');
 
 type GlobalWithState = typeof globalThis & { [STATE_KEY]?: SharedState };
@@ -42,7 +46,7 @@ export function sharedState(): SharedState {
     state = {
       signing: undefined,
       globalSessionBaggage: false,
-      sessions: new Map(),
+      sessions: new BoundedCache(MAX_REMEMBERED_SESSIONS),
       counters: {
         baggageBytesExamined: 0,
         baggageMembersExamined: 0,
@@ -58,4 +62,15 @@ export function sharedState(): SharedState {
     g[STATE_KEY] = state;
   }
   return state;
+}
+
+type CounterName = keyof SharedState['counters'];
+
+/**
+ * Adds to a shared counter. The state object may have been created by an older copy of the
+ * package that lacked this counter, so a missing field starts from zero instead of becoming NaN.
+ */
+export function bump(name: CounterName, by = 1): void {
+  const counters = sharedState().counters;
+  counters[name] = (counters[name] ?? 0) + by;
 }

@@ -9,7 +9,8 @@ import { getRPCMetadata, RPCType, setRPCMetadata, type RPCMetadata } from '@open
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { incomingHeaderGetter } from '../carriers/http.js';
 import { log } from '../base/diag.js';
-import { startInboundHop, type HopOutcome, type InboundHop, type InboundHopOptions } from '../hop/inbound.js';
+import { startInboundHop } from '../hop/inbound.js';
+import { type HopOutcome, type InboundHop, type InboundHopOptions } from '../hop/types.js';
 import { serverRequestAttributes, serverSpanName, statusErrorType } from './semconv.js';
 import { isInternalAddress } from './network.js';
 import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../policy/signing.js';

@@ -9,11 +9,16 @@
  *
  * Inbound work is capped: at most `maxScanBytes` characters and `maxScanMembers` members are
  * examined, whatever the header's size; the shared counters record what was examined.
+ *
+ * The codec knows no AgentOps rule: a caller may name one {@link ReservedMember} (the session
+ * propagator names its session entry) whose value must pass a check and which is the last member
+ * given up to the limits.
  */
 import { log } from '../base/diag.js';
-import { isValidSessionId, SESSION_BAGGAGE_KEY } from '../session/entry.js';
+import { bump } from '../base/state.js';
+import { decodeBaggageValue, encodeBaggageValue, encodedLength, isBaggageOctet, isTokenChar } from './baggage-encoding.js';
 import { CUT_MARK } from './carrier-values.js';
-import { bump } from '../base/counters.js';
+import { COMMA, EQUALS, isOws, SEMI } from './chars.js';
 import { DEFAULT_LIMITS, resolveLimits, type PropagationLimits } from './limits.js';
 
 /** One baggage list member: decoded value, properties as their (encoded) header text. */
@@ -34,172 +39,29 @@ export interface ParsedBaggage {
   examinedBytes: number;
   /** List members examined, empty ones included (at most `maxScanMembers`). */
   examinedMembers: number;
-  /** Members examined but not kept (malformed, duplicate, refused session entry, over a limit). */
+  /** Members examined but not kept (malformed, duplicate, refused reserved member, over a limit). */
   dropped: number;
   /** True when part of the header lay beyond the scan window and was never read. */
   scanCut: boolean;
 }
 
-const HTAB = 0x09;
-const SP = 0x20;
-const COMMA = 0x2c;
-const SEMI = 0x3b;
-const EQUALS = 0x3d;
-const PERCENT = 0x25;
-
-// Character classes for the ASCII range, built once: 1 = tchar (RFC 7230 token), 2 = baggage-octet.
-const TCHAR = 1;
-const OCTET = 2;
-const CLASS = new Uint8Array(128);
-for (let c = 0x21; c <= 0x7e; c++) {
-  // baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
-  if (c !== 0x22 && c !== COMMA && c !== SEMI && c !== 0x5c) CLASS[c] = (CLASS[c] as number) | OCTET;
-}
-for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
-  const c = ch.charCodeAt(0);
-  CLASS[c] = (CLASS[c] as number) | TCHAR;
-}
-
-function is(c: number, cls: number): boolean {
-  return c < 128 && ((CLASS[c] as number) & cls) !== 0;
-}
-
-function isOws(c: number): boolean {
-  return c === SP || c === HTAB;
+/**
+ * One key a caller gives special standing: a member of that key is kept only when `isValid`
+ * accepts its value; repeated members with different values are all dropped (which one is
+ * genuine cannot be told); it is serialized first and is the last member dropped by the limits.
+ */
+export interface ReservedMember {
+  /** The baggage key. */
+  key: string;
+  /** Whether a (decoded) value may stand. */
+  isValid(value: string): boolean;
 }
 
 /** True when `key` is an RFC 7230 token, the only keys W3C baggage allows. */
 export function isBaggageKey(key: string): boolean {
   if (typeof key !== 'string' || key.length === 0) return false;
-  for (let i = 0; i < key.length; i++) if (!is(key.charCodeAt(i), TCHAR)) return false;
+  for (let i = 0; i < key.length; i++) if (!isTokenChar(key.charCodeAt(i))) return false;
   return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Percent-encoding
-
-const HEX = '0123456789ABCDEF';
-// Decoding is synchronous, so one scratch buffer serves every call; values needing more than
-// SCRATCH_MAX bytes (only possible from direct callers) get their own, not a retained giant.
-const SCRATCH_MAX = 64 * 1024;
-let scratch = Buffer.allocUnsafe(1024);
-
-function bytesFor(n: number): Buffer {
-  if (n > SCRATCH_MAX) return Buffer.allocUnsafe(n);
-  if (scratch.length < n) scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(n, scratch.length * 2)));
-  return scratch;
-}
-
-function hexDigit(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
-  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
-  return -1;
-}
-
-/** Whether a code unit may stand for itself in a value: a baggage-octet other than '%'. */
-function isPlain(c: number): boolean {
-  return c !== PERCENT && is(c, OCTET);
-}
-
-/**
- * Percent-encodes a value: UTF-8, every code point outside baggage-octet and '%' itself as
- * `%XX` (uppercase hex). Lone surrogates become U+FFFD. Returns the input when nothing needs it.
- */
-export function encodeBaggageValue(value: string): string {
-  let i = 0;
-  while (i < value.length && isPlain(value.charCodeAt(i))) i++;
-  if (i === value.length) return value;
-  let out = value.slice(0, i);
-  for (; i < value.length; i++) {
-    let cp = value.charCodeAt(i);
-    if (isPlain(cp)) {
-      out += value[i];
-      continue;
-    }
-    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < value.length) {
-      const lo = value.charCodeAt(i + 1);
-      if (lo >= 0xdc00 && lo <= 0xdfff) {
-        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        i++;
-      }
-    }
-    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
-    // UTF-8: the lead byte, then 6-bit continuation bytes.
-    if (cp < 0x80) {
-      out += pct(cp);
-    } else if (cp < 0x800) {
-      out += pct(0xc0 | (cp >> 6)) + pct(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-      out += pct(0xe0 | (cp >> 12)) + pct(0x80 | ((cp >> 6) & 0x3f)) + pct(0x80 | (cp & 0x3f));
-    } else {
-      out += pct(0xf0 | (cp >> 18)) + pct(0x80 | ((cp >> 12) & 0x3f));
-      out += pct(0x80 | ((cp >> 6) & 0x3f)) + pct(0x80 | (cp & 0x3f));
-    }
-  }
-  return out;
-}
-
-function pct(b: number): string {
-  return `%${HEX[b >> 4]}${HEX[b & 15]}`;
-}
-
-/** Length of {@link encodeBaggageValue}(value), computed without building it. */
-export function encodedLength(value: string): number {
-  let n = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (isPlain(c)) n += 1;
-    else if (c < 0x80) n += 3;
-    else if (c < 0x800) n += 6;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length) {
-      const lo = value.charCodeAt(i + 1);
-      if (lo >= 0xdc00 && lo <= 0xdfff) {
-        n += 12;
-        i++;
-      } else n += 9;
-    } else n += 9;
-  }
-  return n;
-}
-
-/**
- * Decodes `%XX` escapes of a value as UTF-8; byte sequences that are not UTF-8 become U+FFFD (the
- * spec's MUST). A '%' not followed by two hex digits is kept literally (it is a baggage-octet).
- */
-export function decodeBaggageValue(value: string, start = 0, end = value.length): string {
-  // A bounded scan, not indexOf: indexOf would run past `end` through the rest of a large header.
-  let first = start;
-  while (first < end && value.charCodeAt(first) !== PERCENT) first++;
-  if (first === end) return value.slice(start, end);
-  // Worst case 3 bytes per UTF-16 code unit (non-ASCII input is only possible from direct callers).
-  const bytes = bytesFor((end - start) * 3);
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const c = value.charCodeAt(i);
-    if (c === PERCENT && i + 2 < end) {
-      const hi = hexDigit(value.charCodeAt(i + 1));
-      const lo = hexDigit(value.charCodeAt(i + 2));
-      if (hi >= 0 && lo >= 0) {
-        bytes[n++] = hi * 16 + lo;
-        i += 2;
-        continue;
-      }
-    }
-    if (c < 0x80) {
-      bytes[n++] = c;
-    } else {
-      const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < end && (value.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
-      const width = pair ? 2 : 1;
-      const enc = Buffer.from(value.slice(i, i + width), 'utf8'); // lone surrogates -> U+FFFD, as on encode
-      bytes.set(enc, n);
-      n += enc.length;
-      i += width - 1;
-    }
-  }
-  // Buffer's UTF-8 decoder replaces each maximal invalid subpart by U+FFFD (as WHATWG's does) and,
-  // unlike TextDecoder's default, keeps a leading U+FEFF that belongs to the value.
-  return bytes.toString('utf8', 0, n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,7 +78,7 @@ export function normalizeProperties(text: string, start = 0, end = text.length):
   for (;;) {
     while (i < end && isOws(text.charCodeAt(i))) i++;
     const ks = i;
-    while (i < end && is(text.charCodeAt(i), TCHAR)) i++;
+    while (i < end && isTokenChar(text.charCodeAt(i))) i++;
     if (i === ks) return undefined;
     const ke = i;
     while (i < end && isOws(text.charCodeAt(i))) i++;
@@ -225,7 +87,7 @@ export function normalizeProperties(text: string, start = 0, end = text.length):
       i++;
       while (i < end && isOws(text.charCodeAt(i))) i++;
       const vs = i;
-      while (i < end && is(text.charCodeAt(i), OCTET)) i++;
+      while (i < end && isBaggageOctet(text.charCodeAt(i))) i++;
       part += '=' + text.slice(vs, i);
       while (i < end && isOws(text.charCodeAt(i))) i++;
     }
@@ -246,7 +108,7 @@ function parseMember(h: string, s: number, e: number): BaggageItem | undefined {
   let i = s;
   while (i < e && isOws(h.charCodeAt(i))) i++;
   const ks = i;
-  while (i < e && is(h.charCodeAt(i), TCHAR)) i++;
+  while (i < e && isTokenChar(h.charCodeAt(i))) i++;
   const ke = i;
   if (ke === ks) return undefined;
   while (i < e && isOws(h.charCodeAt(i))) i++;
@@ -254,7 +116,7 @@ function parseMember(h: string, s: number, e: number): BaggageItem | undefined {
   i++;
   while (i < e && isOws(h.charCodeAt(i))) i++;
   const vs = i;
-  while (i < e && is(h.charCodeAt(i), OCTET)) i++;
+  while (i < e && isBaggageOctet(h.charCodeAt(i))) i++;
   const ve = i;
   while (i < e && isOws(h.charCodeAt(i))) i++;
   let metadata: string | undefined;
@@ -278,15 +140,15 @@ export function memberSize(item: BaggageItem): number {
 type BaggageLimits = Pick<PropagationLimits, 'maxBaggageBytes' | 'maxBaggageMembers'>;
 
 /**
- * Keeps the members that fit both limits, in order, whole; the session entry is placed first in
- * the budget so that user entries never crowd it out. Returns the kept members (input order).
+ * Keeps the members that fit both limits, in order, whole; the reserved member is placed first in
+ * the budget so that other entries never crowd it out. Returns the kept members (input order).
  */
-function fitLimits(items: BaggageItem[], limits: BaggageLimits): BaggageItem[] {
+function fitLimits(items: BaggageItem[], limits: BaggageLimits, reservedKey: string | undefined): BaggageItem[] {
   let bytes = -1; // n members need n - 1 commas
   let count = 0;
   const kept = new Array<boolean>(items.length).fill(false);
-  const session = items.findIndex((it) => it.key === SESSION_BAGGAGE_KEY);
-  const order = session < 0 ? items.keys() : [session, ...Array.from(items.keys()).filter((i) => i !== session)];
+  const reserved = reservedKey === undefined ? -1 : items.findIndex((it) => it.key === reservedKey);
+  const order = reserved < 0 ? items.keys() : [reserved, ...Array.from(items.keys()).filter((i) => i !== reserved)];
   for (const i of order) {
     const size = memberSize(items[i] as BaggageItem) + 1;
     if (count + 1 > limits.maxBaggageMembers || bytes + size > limits.maxBaggageBytes) continue;
@@ -301,13 +163,17 @@ function fitLimits(items: BaggageItem[], limits: BaggageLimits): BaggageItem[] {
  * Parses one or more `baggage` header values as one list.
  *
  * - malformed members are dropped alone; the first of repeated keys is kept;
- * - `agentops.session.id`: an invalid session id is dropped; two different values drop every
- *   session entry (which one is genuine cannot be told); equal values keep the first;
+ * - the `reserved` member (if named): a value `isValid` refuses is dropped; two different values
+ *   drop every member of that key (which one is genuine cannot be told); equal values keep the first;
  * - limits: members beyond `maxBaggageMembers` or `maxBaggageBytes` (as re-serialized) are dropped
- *   whole, the session entry last; at most `maxScanBytes` characters and `maxScanMembers` members
+ *   whole, the reserved member last; at most `maxScanBytes` characters and `maxScanMembers` members
  *   are examined and a member cut by that window is dropped.
  */
-export function parseBaggage(header: string | readonly string[], limits?: Partial<PropagationLimits>): ParsedBaggage {
+export function parseBaggage(
+  header: string | readonly string[],
+  limits?: Partial<PropagationLimits>,
+  reserved?: ReservedMember,
+): ParsedBaggage {
   const l = limits === undefined ? DEFAULT_LIMITS : resolveLimits(limits);
   const maxScanBytes = l.maxScanBytes;
   const maxScanMembers = l.maxScanMembers;
@@ -320,8 +186,9 @@ export function parseBaggage(header: string | readonly string[], limits?: Partia
   let examinedMembers = 0;
   let malformed = 0;
   let cutMember = false;
-  let sessionValue: string | undefined;
-  let sessionConflict = false;
+  const reservedKey = reserved?.key;
+  let reservedValue: string | undefined;
+  let reservedConflict = false;
   let pos = 0;
   while (pos <= windowEnd) {
     if (examinedMembers === maxScanMembers) {
@@ -337,9 +204,9 @@ export function parseBaggage(header: string | readonly string[], limits?: Partia
     if (item === undefined) {
       if (cut) cutMember = true;
       else if (!isBlank(h, pos, e)) malformed++;
-    } else if (item.key === SESSION_BAGGAGE_KEY) {
-      if (sessionValue !== undefined && sessionValue !== item.value) sessionConflict = true;
-      sessionValue ??= item.value;
+    } else if (item.key === reservedKey) {
+      if (reservedValue !== undefined && reservedValue !== item.value) reservedConflict = true;
+      reservedValue ??= item.value;
       found.push(item);
     } else {
       found.push(item);
@@ -351,18 +218,18 @@ export function parseBaggage(header: string | readonly string[], limits?: Partia
   if (malformed > 0) log.debug(`baggage: ${malformed} malformed members dropped`);
   if (cutMember) log.debug('baggage: the member cut by the scan window was dropped');
   let dropped = malformed + (cutMember ? 1 : 0);
-  let invalidSession = false;
+  let invalidReserved = false;
   const entries: BaggageItem[] = [];
   const seen = new Set<string>();
   for (const item of found) {
-    if (item.key === SESSION_BAGGAGE_KEY) {
-      if (sessionConflict) {
+    if (item.key === reservedKey) {
+      if (reservedConflict) {
         dropped++;
         continue;
       }
-      if (!isValidSessionId(item.value)) {
+      if (!(reserved as ReservedMember).isValid(item.value)) {
         dropped++;
-        invalidSession = true;
+        invalidReserved = true;
         continue;
       }
     }
@@ -373,10 +240,10 @@ export function parseBaggage(header: string | readonly string[], limits?: Partia
     seen.add(item.key);
     entries.push(item);
   }
-  if (sessionConflict) log.debug('baggage: conflicting session entries, all of them dropped');
-  else if (invalidSession) log.debug('baggage: session entry with an invalid session id dropped');
+  if (reservedConflict) log.debug(`baggage: conflicting ${reservedKey} members, all of them dropped`);
+  else if (invalidReserved) log.debug(`baggage: ${reservedKey} member with an invalid value dropped`);
 
-  const fitted = fitLimits(entries, l);
+  const fitted = fitLimits(entries, l, reservedKey);
   if (fitted.length < entries.length) {
     dropped += entries.length - fitted.length;
     log.debug(`baggage: ${entries.length - fitted.length} members over the size or count limit dropped`);
@@ -413,12 +280,16 @@ function joinWindow(values: readonly string[], limit: number): string {
 
 /**
  * Serializes members into a `baggage` header value ('' when nothing is left). Members with a
- * non-token key are dropped; malformed metadata is dropped from its member; a session entry whose
- * value is not a session id is dropped; repeated keys keep the first. The session entry is written
+ * non-token key are dropped; malformed metadata is dropped from its member; a `reserved` member
+ * whose value `isValid` refuses is dropped; repeated keys keep the first. The reserved member is written
  * first, and members beyond `maxBaggageMembers` / `maxBaggageBytes` are dropped whole, never the
- * session entry while others remain to drop.
+ * reserved member while others remain to drop.
  */
-export function serializeBaggage(items: Iterable<BaggageItem>, limits?: Partial<BaggageLimits>): string {
+export function serializeBaggage(
+  items: Iterable<BaggageItem>,
+  limits?: Partial<BaggageLimits>,
+  reserved?: ReservedMember,
+): string {
   const valid: BaggageItem[] = [];
   const seen = new Set<string>();
   let dropped = 0;
@@ -428,9 +299,9 @@ export function serializeBaggage(items: Iterable<BaggageItem>, limits?: Partial<
       dropped++;
       continue;
     }
-    if (key === SESSION_BAGGAGE_KEY && !isValidSessionId(value)) {
+    if (key === reserved?.key && !reserved.isValid(value)) {
       dropped++;
-      log.debug('baggage inject: session entry with an invalid session id not written');
+      log.debug(`baggage inject: ${key} member with an invalid value not written`);
       continue;
     }
     seen.add(key);
@@ -441,10 +312,10 @@ export function serializeBaggage(items: Iterable<BaggageItem>, limits?: Partial<
     }
     const entry: BaggageItem = { key, value };
     if (metadata !== undefined) entry.metadata = metadata;
-    if (key === SESSION_BAGGAGE_KEY) valid.unshift(entry);
+    if (key === reserved?.key) valid.unshift(entry);
     else valid.push(entry);
   }
-  const fitted = fitLimits(valid, limits === undefined ? DEFAULT_LIMITS : resolveLimits(limits));
+  const fitted = fitLimits(valid, limits === undefined ? DEFAULT_LIMITS : resolveLimits(limits), reserved?.key);
   dropped += valid.length - fitted.length;
   if (dropped > 0) {
     bump('baggageEntriesDropped', dropped);

@@ -3,6 +3,7 @@
  * Hand-written index checks instead of a RegExp: no captures, no allocation until the ids are
  * known valid, and the version rules (00 exact, future versions prefix-parsed) read as the spec.
  */
+import { isOws } from './chars.js';
 
 /** A parsed, valid traceparent. */
 export interface ParsedTraceparent {
@@ -25,12 +26,6 @@ export const FLAG_RANDOM = 0x02;
 export const TRACEPARENT_LENGTH = 55;
 
 const DASH = 0x2d;
-const SP = 0x20;
-const HTAB = 0x09;
-
-function isOws(code: number): boolean {
-  return code === SP || code === HTAB;
-}
 
 /** Value of a lowercase hex digit, or -1. Uppercase is not HEXDIGLC and is rejected. */
 function hexValue(code: number): number {

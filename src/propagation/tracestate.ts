@@ -9,7 +9,8 @@
  */
 import type { TraceState as ApiTraceState } from '@opentelemetry/api';
 import { log } from '../base/diag.js';
-import { bump } from '../base/counters.js';
+import { bump } from '../base/state.js';
+import { COMMA, EQUALS, isOws, SP } from './chars.js';
 import { DEFAULT_LIMITS, resolveLimits, type PropagationLimits } from './limits.js';
 
 /** Most list members a tracestate may hold. */
@@ -19,10 +20,6 @@ const MAX_VALUE_LENGTH = 256;
 /** Entries longer than this are the first to go when a tracestate must be shortened. */
 const LONG_ENTRY_LENGTH = 128;
 
-const SP = 0x20;
-const HTAB = 0x09;
-const COMMA = 0x2c;
-const EQUALS = 0x3d;
 
 function isKeyStart(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
@@ -264,8 +261,4 @@ function parseList(header: string): TraceState | string | undefined {
     pos = end + 1;
   }
   return keys.length === 0 ? undefined : construct(keys, values);
-}
-
-function isOws(c: number): boolean {
-  return c === SP || c === HTAB;
 }

@@ -6,7 +6,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { log } from '../base/diag.js';
 import { CountingExportQueue, type ExportQueueOptions } from './export-queue.js';
 import { isSessionSpanProcessor, SessionSpanProcessor, type SessionSpanProcessorOptions } from '../session/processor.js';
-import { sessionPropagator, type SessionPropagatorOptions } from '../propagation/index.js';
+import { sessionPropagator, type SessionPropagatorOptions } from '../propagator/session-propagator.js';
 import { createKeyring, type SigningKeyOption } from '../policy/signing.js';
 import { sharedState } from '../base/state.js';
 

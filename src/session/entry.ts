@@ -5,6 +5,9 @@
  *   agentops.session.id=<32 hex>;root=<16 hex>;flags=<2 hex>;sig=v1.<kid>.<exp>.<mac>
  */
 
+import { BoundedCache } from '../base/bounded-cache.js';
+import type { ReservedMember } from '../propagation/baggage.js';
+
 /** The W3C baggage key that carries the AgentOps session id. */
 export const SESSION_BAGGAGE_KEY = 'agentops.session.id';
 
@@ -41,18 +44,17 @@ export interface SessionEntry {
  * (a later version may add some); malformed known ones are dropped, the id alone still counts.
  */
 export function parseSessionEntry(value: string, metadata: string | undefined): SessionEntry | undefined {
-  // Every hop of a session reads the same entry again: remember the last one parsed.
-  if (value === lastValue && metadata === lastMetadata) return lastEntry === undefined ? undefined : { ...lastEntry };
+  // Every hop of a session reads the same entry again: remember the entries parsed recently.
+  const key = metadata === undefined ? value : `${value};${metadata}`;
+  const known = parsedEntries.get(key);
+  if (known !== undefined) return known === null ? undefined : { ...known };
   const entry = parseUncached(value, metadata);
-  lastValue = value;
-  lastMetadata = metadata;
-  lastEntry = entry === undefined ? undefined : { ...entry };
+  parsedEntries.set(key, entry === undefined ? null : { ...entry });
   return entry;
 }
 
-let lastValue: string | undefined;
-let lastMetadata: string | undefined;
-let lastEntry: SessionEntry | undefined;
+/** Entries parsed recently, by `value;metadata` (null: not an entry). */
+const parsedEntries = new BoundedCache<string, SessionEntry | null>(256);
 
 function parseUncached(value: string, metadata: string | undefined): SessionEntry | undefined {
   if (!isValidSessionId(value)) return undefined;
@@ -78,3 +80,6 @@ export function formatSessionEntryMetadata(entry: SessionEntry): string {
   if (entry.signature !== undefined) parts.push(`sig=${entry.signature}`);
   return parts.join(';');
 }
+
+/** The session entry as the baggage codec's reserved member: validated, written first, dropped last. */
+export const SESSION_MEMBER: ReservedMember = { key: SESSION_BAGGAGE_KEY, isValid: isValidSessionId };

@@ -1,7 +1,7 @@
 import { propagation, type Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR } from './attributes.js';
-import { getSessionId } from './session.js';
+import { getSessionId } from './context.js';
 import { sharedState } from '../base/state.js';
 
 /** Options of `SessionSpanProcessor`. */

@@ -1,30 +1,11 @@
-import {
-  context as otelContext,
-  propagation,
-  trace,
-  TraceFlags,
-  SpanKind,
-  SpanStatusCode,
-  baggageEntryMetadataFromString,
-  isSpanContextValid,
-  type Attributes,
-  type Context,
-  type Span,
-  type Link,
-} from '@opentelemetry/api';
-import { randomBytes } from 'node:crypto';
-import { INBOUND_FLAGS_KEY, type InboundFlags } from '../base/context-keys.js';
+import { context as otelContext, isSpanContextValid, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
 import { log } from '../base/diag.js';
-import {
-  SESSION_BAGGAGE_KEY,
-  formatSessionEntryMetadata,
-  isValidSessionId,
-  parseSessionEntry,
-  type SessionEntry,
-} from './entry.js';
-import { ATTR } from './attributes.js';
+import { randomHexId } from '../base/ids.js';
 import { sharedState } from '../base/state.js';
 import { tracer } from '../base/tracer.js';
+import { ATTR } from './attributes.js';
+import { contextWithSessionEntry, getSessionEntry, sessionRootSpanContext } from './context.js';
+import { isValidSessionId, type SessionEntry } from './entry.js';
 
 /** How a session ended, as AgentOps records it. */
 export type SessionEndState = 'Success' | 'Fail' | 'Indeterminate';
@@ -55,68 +36,6 @@ export interface Session {
 
 /** W3C Level 2 `random` trace flag: the trace id's right 7 bytes are random. */
 export const RANDOM_TRACE_FLAG = 0x02;
-/** Live sessions remembered for `withSession(id)`; the oldest are forgotten beyond this. */
-const MAX_REMEMBERED_SESSIONS = 10_000;
-
-function randomHex(bytes: number): string {
-  let hex: string;
-  do hex = randomBytes(bytes).toString('hex');
-  while (/^0+$/.test(hex));
-  return hex;
-}
-
-/**
- * Builds a context in which `entry` is the session: its baggage entry is set (other entries of
- * `base` are kept) and the inbound-flags slot carries the session's flags so that outbound
- * traceparents keep the W3C random bit.
- */
-export function contextWithSessionEntry(base: Context, entry: SessionEntry): Context {
-  const metadata = formatSessionEntryMetadata(entry);
-  const current = propagation.getBaggage(base);
-  const existing = current?.getEntry(SESSION_BAGGAGE_KEY);
-  let ctx = base;
-  // The same entry already there (every hop of a session): keep that Baggage, whose serialized
-  // form the propagator has already cached.
-  if (existing === undefined || existing.value !== entry.sessionId || (existing.metadata?.toString() ?? '') !== metadata) {
-    const baggage = (current ?? propagation.createBaggage()).setEntry(SESSION_BAGGAGE_KEY, {
-      value: entry.sessionId,
-      ...(metadata ? { metadata: baggageEntryMetadataFromString(metadata) } : {}),
-    });
-    ctx = propagation.setBaggage(base, baggage);
-  }
-  if (entry.traceFlags !== undefined) {
-    // Usually already there, from the traceparent of the same trace: each set copies the context.
-    const present = ctx.getValue(INBOUND_FLAGS_KEY) as InboundFlags | undefined;
-    if (present?.traceId !== entry.sessionId || present.flags !== entry.traceFlags) {
-      const flags: InboundFlags = { traceId: entry.sessionId, flags: entry.traceFlags };
-      ctx = ctx.setValue(INBOUND_FLAGS_KEY, flags);
-    }
-  }
-  return ctx;
-}
-
-/** The validated session entry of a context's baggage, or undefined. */
-export function getSessionEntry(ctx: Context = otelContext.active()): SessionEntry | undefined {
-  const entry = propagation.getBaggage(ctx)?.getEntry(SESSION_BAGGAGE_KEY);
-  if (entry === undefined) return undefined;
-  return parseSessionEntry(entry.value, entry.metadata?.toString());
-}
-
-/** The session id of a context (default: the active one), validated; undefined outside sessions. */
-export function getSessionId(ctx: Context = otelContext.active()): string | undefined {
-  const value = propagation.getBaggage(ctx)?.getEntry(SESSION_BAGGAGE_KEY)?.value;
-  return isValidSessionId(value) ? value : undefined;
-}
-
-function remember(id: string, rootSpanId: string, traceFlags: number): void {
-  const sessions = sharedState().sessions;
-  if (sessions.size >= MAX_REMEMBERED_SESSIONS) {
-    const oldest = sessions.keys().next().value;
-    if (oldest !== undefined) sessions.delete(oldest);
-  }
-  sessions.set(id, { rootSpanId, traceFlags });
-}
-
 /**
  * Starts a session: a new root span (its trace id is the session id), linked to the span active
  * at the call if any. The root is not activated: use `withSession` to run work inside it.
@@ -134,7 +53,7 @@ export function startSession(options: StartSessionOptions = {}): Session {
   let spanContext = span.spanContext();
   if (!isSpanContextValid(spanContext)) {
     // No SDK registered: sessions must still have ids, so mint them; nothing is recorded.
-    span = trace.wrapSpanContext({ traceId: randomHex(16), spanId: randomHex(8), traceFlags: TraceFlags.NONE, isRemote: false });
+    span = trace.wrapSpanContext({ traceId: randomHexId(16), spanId: randomHexId(8), traceFlags: TraceFlags.NONE, isRemote: false });
     spanContext = span.spanContext();
   }
   const id = spanContext.traceId;
@@ -144,7 +63,7 @@ export function startSession(options: StartSessionOptions = {}): Session {
   const traceFlags = (spanContext.traceFlags & TraceFlags.SAMPLED) | RANDOM_TRACE_FLAG;
   const entry: SessionEntry = { sessionId: id, rootSpanId: spanContext.spanId, traceFlags };
   const ctx = contextWithSessionEntry(trace.setSpan(active, span), entry);
-  remember(id, spanContext.spanId, traceFlags);
+  sharedState().sessions.set(id, { rootSpanId: spanContext.spanId, traceFlags });
 
   let ended = false;
   return {
@@ -179,16 +98,12 @@ export function sessionContext(sessionOrId: Session | string, base: Context = ot
     log.warn('withSession: not a session or a session id (32 lowercase hex, not all zeros); running outside any session');
     return undefined;
   }
+  // An id started here: parent under its real root. An id started elsewhere: the entry has no
+  // root, so the work parents under a stand-in and still lands in the session's trace; spans
+  // show a missing parent until the real root arrives.
   const known = sharedState().sessions.get(sessionOrId);
-  // An id started elsewhere: parent under a stand-in span id so the work still lands in the
-  // session's trace; spans will show a missing parent until the real root arrives.
-  const rootSpanId = known?.rootSpanId ?? randomHex(8);
-  const traceFlags = known?.traceFlags ?? TraceFlags.SAMPLED;
-  const parent = trace.wrapSpanContext({ traceId: sessionOrId, spanId: rootSpanId, traceFlags: traceFlags & TraceFlags.SAMPLED, isRemote: true });
-  return contextWithSessionEntry(trace.setSpan(base, parent), {
-    sessionId: sessionOrId,
-    ...(known ? { rootSpanId, traceFlags } : {}),
-  });
+  const entry: SessionEntry = known === undefined ? { sessionId: sessionOrId } : { sessionId: sessionOrId, ...known };
+  return contextWithSessionEntry(trace.setSpan(base, trace.wrapSpanContext(sessionRootSpanContext(entry))), entry);
 }
 
 /** Runs `fn` inside the session (its trace and its baggage entry) and returns what `fn` returns. */

@@ -1,6 +1,8 @@
-import { context as otelContext, trace, SpanKind, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
-import { ATTR } from './attributes.js';
+import { context as otelContext, trace, SpanKind, type Attributes, type Span } from '@opentelemetry/api';
+import { runAndEnd } from '../base/run-and-end.js';
+import { recordError } from '../base/span-outcome.js';
 import { tracer } from '../base/tracer.js';
+import { ATTR } from './attributes.js';
 
 /** The AgentOps span kinds the helpers create. */
 export type AgentOpsSpanKind = 'agent' | 'operation' | 'tool' | 'llm';
@@ -33,45 +35,20 @@ export interface LlmUsage {
   responseModel?: string;
 }
 
-function isPromise(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
-}
-
-function fail(span: Span, err: unknown): void {
-  span.recordException(err instanceof Error ? err : String(err));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-}
-
 /**
  * Runs `fn` in a new active span and ends the span when `fn` returns or its promise settles.
  * Errors are recorded and rethrown unchanged.
  */
 export function runInSpan<T>(name: string, kind: SpanKind, attributes: Attributes, fn: (span: Span) => T): T {
   const span = tracer().startSpan(name, { kind, attributes });
-  const ctx = trace.setSpan(otelContext.active(), span);
-  let result: T;
-  try {
-    result = otelContext.with(ctx, fn, undefined, span);
-  } catch (err) {
-    fail(span, err);
-    span.end();
-    throw err;
-  }
-  if (isPromise(result)) {
-    return (result as PromiseLike<unknown>).then(
-      (value) => {
-        span.end();
-        return value;
-      },
-      (err: unknown) => {
-        fail(span, err);
-        span.end();
-        throw err;
-      },
-    ) as T;
-  }
-  span.end();
-  return result;
+  return runAndEnd(
+    trace.setSpan(otelContext.active(), span),
+    () => fn(span),
+    (failure) => {
+      if (failure !== undefined) recordError(span, failure.error);
+      span.end();
+    },
+  );
 }
 
 function helperAttributes(kind: AgentOpsSpanKind, name: string, options: SpanHelperOptions | undefined): Attributes {

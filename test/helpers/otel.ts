@@ -4,7 +4,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { SessionSpanProcessor } from '../../src/session/processor.js';
-import { sessionPropagator } from '../../src/propagation/index.js';
+import { sessionPropagator } from '../../src/propagator/session-propagator.js';
 
 /** A registered SDK exporting to memory, as a test harness (not the library's init). */
 export interface TestTracing {

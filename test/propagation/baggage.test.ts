@@ -1,14 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decodeBaggageValue,
-  encodeBaggageValue,
-  isBaggageKey,
-  normalizeProperties,
-  parseBaggage,
-  serializeBaggage,
-  type BaggageItem,
-} from '../../src/propagation/baggage.js';
-import { SESSION_BAGGAGE_KEY } from '../../src/session/entry.js';
+import { decodeBaggageValue, encodeBaggageValue } from '../../src/propagation/baggage-encoding.js';
+import { isBaggageKey, normalizeProperties, parseBaggage as parseCodec, serializeBaggage as serializeCodec, type BaggageItem } from '../../src/propagation/baggage.js';
+import { SESSION_BAGGAGE_KEY, SESSION_MEMBER } from '../../src/session/entry.js';
+
+// The codec applied as the session propagator applies it: the session entry is its reserved member.
+const parseBaggage = (header: string | readonly string[], limits?: Parameters<typeof parseCodec>[1]) => parseCodec(header, limits, SESSION_MEMBER);
+const serializeBaggage = (items: Iterable<BaggageItem>, limits?: Parameters<typeof serializeCodec>[1]) => serializeCodec(items, limits, SESSION_MEMBER);
 import { sharedState } from '../../src/base/state.js';
 
 const SID = '4bf92f3577b34da6a3ce929d0e0e4736';

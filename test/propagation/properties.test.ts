@@ -10,18 +10,17 @@ import {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SESSION_PERMIT_KEY } from '../../src/base/context-keys.js';
-import {
-  decodeBaggageValue,
-  encodeBaggageValue,
-  parseBaggage,
-  serializeBaggage,
-  type BaggageItem,
-} from '../../src/propagation/baggage.js';
+import { decodeBaggageValue, encodeBaggageValue } from '../../src/propagation/baggage-encoding.js';
+import { parseBaggage as parseCodec, serializeBaggage as serializeCodec, type BaggageItem } from '../../src/propagation/baggage.js';
 import { readHeaderValue } from '../../src/propagation/carrier-values.js';
 import { sessionPropagator } from '../../src/propagator/session-propagator.js';
 import { parseTraceparent } from '../../src/propagation/traceparent.js';
 import { parseTracestate } from '../../src/propagation/tracestate.js';
-import { SESSION_BAGGAGE_KEY } from '../../src/session/entry.js';
+import { SESSION_BAGGAGE_KEY, SESSION_MEMBER } from '../../src/session/entry.js';
+
+// The codec applied as the session propagator applies it: the session entry is its reserved member.
+const parseBaggage = (header: string | readonly string[], limits?: Parameters<typeof parseCodec>[1]) => parseCodec(header, limits, SESSION_MEMBER);
+const serializeBaggage = (items: Iterable<BaggageItem>, limits?: Parameters<typeof serializeCodec>[1]) => serializeCodec(items, limits, SESSION_MEMBER);
 
 const p = sessionPropagator();
 const RUNS = { numRuns: 300 };
