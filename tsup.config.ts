@@ -3,6 +3,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    hop: 'src/engine.ts',
     express: 'adapters/express/index.ts',
     fastify: 'adapters/fastify/index.ts',
     http: 'adapters/http/index.ts',

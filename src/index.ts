@@ -1,13 +1,20 @@
-export { init, resolveOtlpEndpoint, type InitHandle, type InitOptions, type InitStats } from './sdk/init.js';
-export { startSession, withSession, sessionContext, type Session, type SessionEndState, type StartSessionOptions } from './session/session.js';
-export { getSessionId, getSessionEntry } from './session/context.js';
-export { SESSION_BAGGAGE_KEY, isValidSessionId, type SessionEntry } from './session/entry.js';
+/**
+ * `agentops-propagation`: what an application uses. `init` sets up tracing with the session
+ * propagator; sessions, span helpers and decorators mark the work; the processor and propagator
+ * serve applications that bring their own OpenTelemetry setup. Transport adapters live in the
+ * subpaths (`/express`, `/fastify`, `/http`, `/kafkajs`, `/bullmq`), the hop engine for people
+ * writing their own adapter in `/hop`.
+ */
+export { init, type InitHandle, type InitOptions, type InitStats } from './sdk/init.js';
+export { sessionContext, startSession, withSession, type Session, type SessionEndState, type StartSessionOptions } from './session/session.js';
+export { getSessionId } from './session/context.js';
+export { isValidSessionId, SESSION_BAGGAGE_KEY } from './session/entry.js';
 export {
+  recordLlmUsage,
   withAgent,
+  withLlmCall,
   withOperation,
   withTool,
-  withLlmCall,
-  recordLlmUsage,
   type AgentOpsSpanKind,
   type LlmCallOptions,
   type LlmUsage,
@@ -15,21 +22,9 @@ export {
 } from './session/spans.js';
 export { agent, operation, tool, type DecoratorOptions } from './session/decorators.js';
 export { SessionSpanProcessor, type SessionSpanProcessorOptions } from './session/processor.js';
-export { sessionPropagator, SessionPropagator, type SessionPropagatorOptions } from './propagator/session-propagator.js';
-export { type PropagationLimits } from './propagation/limits.js';
-export { startInboundHop } from './hop/inbound.js';
-export { runInboundHop } from './hop/run.js';
-export { resolveInbound } from './hop/decide.js';
-export { startOutboundHop } from './hop/outbound.js';
-export { type HopOutcome, type HopShape, type InboundHop, type InboundHopOptions, type OutboundHop, type OutboundHopOptions, type ResolvedInbound } from './hop/types.js';
-export {
-  resolveTrust,
-  resolveShape,
-  type ShapeMode,
-  type ShapeOption,
-  type TrustMode,
-  type TrustOption,
-} from './policy/trust.js';
-export { createKeyring, type SigningKeyConfig, type SigningKeyOption, type SigningKeyring, type SigningSecret } from './policy/signing.js';
-export { CountingExportQueue, type ExportQueueOptions, type ExportQueueStats } from './sdk/export-queue.js';
 export { ATTR } from './session/attributes.js';
+export { SessionPropagator, sessionPropagator, type SessionPropagatorOptions } from './propagator/session-propagator.js';
+export type { PropagationLimits } from './propagation/limits.js';
+export { createKeyring, type SigningKeyConfig, type SigningKeyOption, type SigningKeyring, type SigningSecret } from './policy/signing.js';
+export type { ShapeMode, ShapeOption, TrustMode, TrustOption } from './policy/trust.js';
+export * from './deprecated.js';

@@ -1,6 +1,7 @@
 import type { TextMapPropagator } from '@opentelemetry/api';
-import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../../src/policy/signing.js';
-import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from '../../src/policy/trust.js';
+import { booleanOption, enumOption, keyringOption, optionsObject, policyTable, propagatorOption, shapeOption, trustOption } from '../../src/policy/options.js';
+import type { SigningKeyOption, SigningKeyring } from '../../src/policy/signing.js';
+import type { ShapeOption, TrustOption } from '../../src/policy/trust.js';
 
 /**
  * Where the runs of a job scheduler (or repeatable job) go when the schedule was created inside a
@@ -64,51 +65,26 @@ export interface BullMQSettings {
   recordPayloads: boolean;
 }
 
-const SCHEDULED_RUNS: ReadonlySet<unknown> = new Set(['session', 'own-trace']);
+const SCHEDULED_RUNS: readonly ScheduledRunsMode[] = ['session', 'own-trace'];
 
-function optionsObject(options: unknown, where: string): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`agentops-propagation: ${where} must be an object`);
-  }
-  return options as Record<string, unknown>;
-}
+/** The policy of a queue no option names: Redis is inside the deployment. */
+const DEFAULT_QUEUE: QueueSettings = { trust: undefined, shape: undefined, scheduledRuns: 'session', signing: undefined };
 
-function queuePolicy(raw: Record<string, unknown>, where: string, fallback?: QueueSettings): QueueSettings {
-  assertTrustOption(raw.trust, `${where} trust`);
-  assertShapeOption(raw.shape, `${where} shape`);
-  if (raw.scheduledRuns !== undefined && !SCHEDULED_RUNS.has(raw.scheduledRuns)) {
-    throw new TypeError(`agentops-propagation: ${where} scheduledRuns must be 'session' | 'own-trace', got ${String(raw.scheduledRuns)}`);
-  }
-  let signing: SigningKeyring | null | undefined = fallback?.signing;
-  if (raw.signingKey === null) signing = null;
-  else if (raw.signingKey !== undefined) signing = createKeyring(raw.signingKey as SigningKeyOption);
+function queuePolicy(raw: Record<string, unknown>, where: string, fallback: QueueSettings): QueueSettings {
   return {
-    trust: (raw.trust as QueueSettings['trust']) ?? fallback?.trust,
-    shape: (raw.shape as QueueSettings['shape']) ?? fallback?.shape,
-    scheduledRuns: (raw.scheduledRuns as ScheduledRunsMode | undefined) ?? fallback?.scheduledRuns ?? 'session',
-    signing,
+    trust: trustOption<BullMQJobInfo>(raw.trust, `${where} trust`) ?? fallback.trust,
+    shape: shapeOption<BullMQJobInfo>(raw.shape, `${where} shape`) ?? fallback.shape,
+    scheduledRuns: enumOption(raw.scheduledRuns, `${where} scheduledRuns`, SCHEDULED_RUNS, fallback.scheduledRuns),
+    signing: raw.signingKey !== undefined ? keyringOption(raw.signingKey, `${where} signingKey`) : fallback.signing,
   };
 }
 
 /** Validates `sessionTelemetry` / `withJobContext` options; a TypeError names the bad field. */
 export function bullmqSettings(options: unknown, where: string): BullMQSettings {
   const raw = optionsObject(options, `${where} options`);
-  const defaults = queuePolicy(raw, where);
-  const byQueue = new Map<string, QueueSettings>();
-  for (const [queue, policy] of Object.entries(optionsObject(raw.queues, `${where} queues`))) {
-    byQueue.set(queue, queuePolicy(optionsObject(policy, `${where} queues["${queue}"]`), `${where} queues["${queue}"]`, defaults));
-  }
-  const propagator = raw.propagator;
-  if (propagator !== undefined && (typeof propagator !== 'object' || propagator === null || typeof (propagator as TextMapPropagator).extract !== 'function')) {
-    throw new TypeError(`agentops-propagation: ${where} propagator must be a TextMapPropagator`);
-  }
-  if (raw.recordPayloads !== undefined && typeof raw.recordPayloads !== 'boolean') {
-    throw new TypeError(`agentops-propagation: ${where} recordPayloads must be a boolean`);
-  }
   return {
-    forQueue: (queueName) => (queueName !== undefined ? byQueue.get(queueName) : undefined) ?? defaults,
-    propagator: propagator as TextMapPropagator | undefined,
-    recordPayloads: raw.recordPayloads === true,
+    forQueue: policyTable(raw.queues, `${where} queues`, queuePolicy(raw, where, DEFAULT_QUEUE), queuePolicy),
+    propagator: propagatorOption(raw.propagator, `${where} propagator`, 'extract'),
+    recordPayloads: booleanOption(raw.recordPayloads, `${where} recordPayloads`, false),
   };
 }

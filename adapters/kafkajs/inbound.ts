@@ -1,6 +1,7 @@
-import { SpanKind, type Link, type SpanContext } from '@opentelemetry/api';
+import { SpanKind, type Link } from '@opentelemetry/api';
 import type { KafkaMessage } from 'kafkajs';
 import { ATTR } from '../../src/session/attributes.js';
+import { sessionRootSpanContext } from '../../src/session/context.js';
 import { kafkaHeaderGetter, type KafkaHeaders } from '../../src/carriers/kafka.js';
 import { resolveInbound } from '../../src/hop/decide.js';
 import { startInboundHop } from '../../src/hop/inbound.js';
@@ -13,9 +14,6 @@ import type { InboundPolicy, KafkaInboundMessage } from './options.js';
 
 /** Scope names of instrumentations whose consumer span an eachMessage hop adopts. */
 const KAFKAJS_INSTRUMENTATIONS = ['@opentelemetry/instrumentation-kafkajs'];
-
-/** The policy used for a message no instrumented consumer delivered. */
-export const DEFAULT_POLICY: InboundPolicy = { trust: undefined, shape: undefined, batchShape: undefined, signing: undefined };
 
 /** Where a message came from, as far as the adapter knows. */
 export interface MessageOrigin {
@@ -73,10 +71,9 @@ export function startMessageHop(origin: MessageOrigin, message: KafkaMessage, re
  * was accepted or linked, else the session root it names; none when the context was ignored.
  */
 export function messageLink(resolved: ResolvedInbound): Link | undefined {
-  const attributes = { [ATTR.linkType]: 'predecessor', ...(resolved.session !== undefined ? { [ATTR.agentopsSessionId]: resolved.session.sessionId } : {}) };
-  if (resolved.caller !== undefined) return { context: resolved.caller, attributes };
   const session = resolved.session;
+  const attributes = { [ATTR.linkType]: 'predecessor', ...(session !== undefined ? { [ATTR.agentopsSessionId]: session.sessionId } : {}) };
+  if (resolved.caller !== undefined) return { context: resolved.caller, attributes };
   if (session?.rootSpanId === undefined) return undefined;
-  const root: SpanContext = { traceId: session.sessionId, spanId: session.rootSpanId, traceFlags: (session.traceFlags ?? 1) & 1, isRemote: true };
-  return { context: root, attributes: { ...attributes, [ATTR.linkType]: 'session' } };
+  return { context: sessionRootSpanContext(session), attributes: { ...attributes, [ATTR.linkType]: 'session' } };
 }

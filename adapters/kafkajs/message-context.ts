@@ -3,7 +3,8 @@ import type { KafkaMessage } from 'kafkajs';
 import { log } from '../../src/base/diag.js';
 import type { InboundHop } from '../../src/hop/types.js';
 import { runInHop } from '../../src/hop/run.js';
-import { DEFAULT_POLICY, resolveMessage, startMessageHop } from './inbound.js';
+import { resolveMessage, startMessageHop } from './inbound.js';
+import { DEFAULT_POLICY } from './options.js';
 
 /** How `withMessageContext` enters a message's context. */
 export type MessageDelivery =

@@ -1,6 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
-import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../../src/policy/signing.js';
-import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from '../../src/policy/trust.js';
+import { booleanOption, countOption, keyringOption, optionsObject, policyTable, shapeOption, stringOption, trustOption } from '../../src/policy/options.js';
+import type { SigningKeyOption, SigningKeyring } from '../../src/policy/signing.js';
+import type { ShapeOption, TrustOption } from '../../src/policy/trust.js';
 
 /** What a per-message `trust` or `shape` function is given. */
 export interface KafkaInboundMessage {
@@ -44,7 +45,7 @@ export interface InstrumentProducerOptions {
   spanPerMessage?: boolean;
 }
 
-/** A topic's inbound policy with keys validated; `signing` undefined means init's key. */
+/** A topic's inbound policy, validated; `signing` undefined means init's key. */
 export interface InboundPolicy {
   trust: TrustOption<KafkaInboundMessage> | undefined;
   shape: ShapeOption<KafkaInboundMessage> | undefined;
@@ -56,7 +57,7 @@ export interface InboundPolicy {
 export interface ConsumerSettings {
   groupId: string | undefined;
   maxBatchLinks: number;
-  policyFor(topic: string): InboundPolicy;
+  policyFor(topic: string | undefined): InboundPolicy;
 }
 
 /** Validated producer options. */
@@ -69,66 +70,35 @@ export interface ProducerSettings {
 /** The OTel SDK's default span link limit. */
 export const DEFAULT_MAX_BATCH_LINKS = 128;
 
-function optionsObject(options: unknown, where: string): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`agentops-propagation: ${where} options must be an object`);
-  }
-  return options as Record<string, unknown>;
-}
+/** The policy of a topic no option names: the broker is inside the deployment. */
+export const DEFAULT_POLICY: InboundPolicy = { trust: undefined, shape: undefined, batchShape: undefined, signing: undefined };
 
-function keyringOption(value: unknown): SigningKeyring | null | undefined {
-  if (value === undefined || value === null) return value;
-  return createKeyring(value as SigningKeyOption);
-}
-
-function booleanOption(value: unknown, where: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw new TypeError(`agentops-propagation: ${where} must be a boolean`);
-  return value;
-}
-
-function topicPolicy(raw: Record<string, unknown>, where: string, fallback?: InboundPolicy): InboundPolicy {
-  assertTrustOption(raw.trust, `${where}.trust`);
-  assertShapeOption(raw.shape, `${where}.shape`);
-  assertShapeOption(raw.batchShape, `${where}.batchShape`);
+function topicPolicy(raw: Record<string, unknown>, where: string, fallback: InboundPolicy): InboundPolicy {
   return {
-    trust: (raw.trust as InboundPolicy['trust']) ?? fallback?.trust,
-    shape: (raw.shape as InboundPolicy['shape']) ?? fallback?.shape,
-    batchShape: (raw.batchShape as InboundPolicy['batchShape']) ?? fallback?.batchShape,
-    signing: raw.signingKey !== undefined ? keyringOption(raw.signingKey) : fallback?.signing,
+    trust: trustOption<KafkaInboundMessage>(raw.trust, `${where}.trust`) ?? fallback.trust,
+    shape: shapeOption<KafkaInboundMessage>(raw.shape, `${where}.shape`) ?? fallback.shape,
+    batchShape: shapeOption<KafkaInboundMessage>(raw.batchShape, `${where}.batchShape`) ?? fallback.batchShape,
+    signing: raw.signingKey !== undefined ? keyringOption(raw.signingKey, `${where}.signingKey`) : fallback.signing,
   };
 }
 
 /** Validates `instrumentConsumer` options; a TypeError names the bad field. */
 export function consumerSettings(options: unknown): ConsumerSettings {
-  const raw = optionsObject(options, 'instrumentConsumer');
-  const defaults = topicPolicy(raw, 'instrumentConsumer');
-  if (raw.groupId !== undefined && typeof raw.groupId !== 'string') throw new TypeError('agentops-propagation: instrumentConsumer groupId must be a string');
-  const maxBatchLinks = raw.maxBatchLinks ?? DEFAULT_MAX_BATCH_LINKS;
-  if (typeof maxBatchLinks !== 'number' || !Number.isInteger(maxBatchLinks) || maxBatchLinks < 0) {
-    throw new TypeError('agentops-propagation: instrumentConsumer maxBatchLinks must be a non-negative integer');
-  }
-  const byTopic = new Map<string, InboundPolicy>();
-  if (raw.topics !== undefined) {
-    const topics = optionsObject(raw.topics, 'instrumentConsumer topics');
-    for (const [topic, policy] of Object.entries(topics)) {
-      byTopic.set(topic, topicPolicy(optionsObject(policy, `instrumentConsumer topics["${topic}"]`), `topics["${topic}"]`, defaults));
-    }
-  }
+  const raw = optionsObject(options, 'instrumentConsumer options');
+  const defaults = topicPolicy(raw, 'instrumentConsumer', DEFAULT_POLICY);
   return {
-    groupId: raw.groupId as string | undefined,
-    maxBatchLinks,
-    policyFor: (topic) => byTopic.get(topic) ?? defaults,
+    groupId: stringOption(raw.groupId, 'instrumentConsumer groupId'),
+    maxBatchLinks: countOption(raw.maxBatchLinks, 'instrumentConsumer maxBatchLinks', DEFAULT_MAX_BATCH_LINKS),
+    policyFor: policyTable(raw.topics, 'instrumentConsumer topics', defaults, topicPolicy),
   };
 }
 
 /** Validates `instrumentProducer` options; a TypeError names the bad field. */
 export function producerSettings(options: unknown): ProducerSettings {
-  const raw = optionsObject(options, 'instrumentProducer');
+  const raw = optionsObject(options, 'instrumentProducer options');
   return {
-    signing: keyringOption(raw.signingKey),
-    overrideTraceparent: booleanOption(raw.overrideTraceparent, 'instrumentProducer overrideTraceparent'),
-    spanPerMessage: booleanOption(raw.spanPerMessage, 'instrumentProducer spanPerMessage'),
+    signing: keyringOption(raw.signingKey, 'instrumentProducer signingKey'),
+    overrideTraceparent: booleanOption(raw.overrideTraceparent, 'instrumentProducer overrideTraceparent', false),
+    spanPerMessage: booleanOption(raw.spanPerMessage, 'instrumentProducer spanPerMessage', false),
   };
 }

@@ -7,10 +7,7 @@
  */
 import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import type { IncomingHttpHeaders } from 'node:http';
-import { mergeBaggageHeaders } from '../propagation/baggage-merge.js';
 import { log } from '../base/diag.js';
-import { parseBaggage, serializeBaggage } from '../propagation/baggage.js';
-import { SESSION_BAGGAGE_KEY } from '../session/entry.js';
 
 /** The subset of Fetch `Headers` the carrier uses (any fetch implementation's). */
 export interface HeadersLike {
@@ -174,62 +171,4 @@ export function copyHeaders(headers: HttpHeaders | null | undefined): Record<str
     for (const name of Object.keys(headers)) appendValue(out, spelling, name, (headers as Record<string, unknown>)[name]);
   }
   return out;
-}
-
-/** The key of `record` spelling `name` in any case, or undefined. */
-export function findHeaderKey(record: Record<string, string>, name: string): string | undefined {
-  if (hasOwn(record, name)) return name;
-  const lower = name.toLowerCase();
-  for (const key of Object.keys(record)) if (sameName(key, lower)) return key;
-  return undefined;
-}
-
-function deleteHeader(record: Record<string, string>, name: string): void {
-  const lower = name.toLowerCase();
-  for (const key of Object.keys(record)) if (sameName(key, lower)) delete record[key];
-}
-
-/**
- * Combines a `baggage` header someone already set with ours: their entries are kept, ours are
- * added, and on a shared key theirs wins, except the session entry, which is ours (the session
- * the request actually runs in).
- */
-export function mergeSessionBaggage(existing: string, ours: string): string {
-  const userFirst = mergeBaggageHeaders(existing, ours);
-  const session = parseBaggage(ours).entries.find((item) => item.key === SESSION_BAGGAGE_KEY);
-  return session === undefined ? userFirst : mergeBaggageHeaders(serializeBaggage([session]), userFirst);
-}
-
-/** How {@link mergeOutboundFields} treats fields the headers already hold. */
-export interface MergeFieldsOptions {
-  /** Replace an existing `traceparent` (and its `tracestate`) with ours (default false: keep theirs). */
-  override?: boolean;
-}
-
-/**
- * Writes our W3C fields (`ours`, as an outbound hop produced them) into `record`, a copy the
- * library owns: an existing `traceparent` is kept with its `tracestate` unless `override`; an
- * existing `baggage` is merged with ours ({@link mergeSessionBaggage}).
- */
-export function mergeOutboundFields(record: Record<string, string>, ours: Readonly<Record<string, string>>, options: MergeFieldsOptions = {}): void {
-  const writeTrace = ours.traceparent !== undefined && (options.override === true || findHeaderKey(record, 'traceparent') === undefined);
-  if (writeTrace) {
-    // tracestate (and B3, when a propagator writes it) belong to the traceparent they came
-    // with: replace all of them or none.
-    for (const name of Object.keys(ours)) {
-      if (name === 'baggage') continue;
-      deleteHeader(record, name);
-      record[name] = ours[name]!;
-    }
-    if (ours.tracestate === undefined) deleteHeader(record, 'tracestate');
-  }
-  if (ours.baggage !== undefined) {
-    const key = findHeaderKey(record, 'baggage');
-    if (key === undefined) record.baggage = ours.baggage;
-    else {
-      const merged = mergeSessionBaggage(record[key]!, ours.baggage);
-      deleteHeader(record, 'baggage');
-      if (merged.length > 0) record[key] = merged;
-    }
-  }
 }

@@ -12,19 +12,13 @@
  * makes a `traceparent` spelled twice invalid rather than picking one of them.
  */
 import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
-import { mergeBaggageHeaders } from '../propagation/baggage-merge.js';
-import { log } from '../base/diag.js';
-import { readHeaderValue } from '../propagation/carrier-values.js';
+import { mergeContextFields, type ContextMergeOptions } from './header-merge.js';
 
 /** One Kafka header value as kafkajs delivers or accepts it (null only ever at runtime). */
 export type KafkaHeaderValue = Buffer | string | (Buffer | string)[] | null | undefined;
 
 /** A kafkajs header record (`IHeaders`), without importing kafkajs. */
 export type KafkaHeaders = Record<string, KafkaHeaderValue>;
-
-const TRACEPARENT = 'traceparent';
-const TRACESTATE = 'tracestate';
-const BAGGAGE = 'baggage';
 
 const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
 
@@ -69,47 +63,12 @@ export const kafkaHeaderSetter: TextMapSetter<KafkaHeaders> = {
   },
 };
 
-function removeAll(headers: KafkaHeaders, name: string): void {
-  for (const key of Object.keys(headers)) if (key.toLowerCase() === name) delete headers[key];
-}
-
-/** Options of {@link headersWithContext}. */
-export interface HeaderMergeOptions {
-  /** Replace a `traceparent` (and its `tracestate`) the caller already set. */
-  overrideTraceparent: boolean;
-}
-
 /**
- * A new header record: the caller's headers (never modified) plus this hop's W3C `fields`.
- *
- * - headers without a `traceparent` get ours, our `tracestate`, and our `baggage` merged into any
- *   the caller set (the caller's members win on a shared key);
- * - headers that already carry a `traceparent` carry their own context (a forwarded message):
- *   nothing of ours is written, unless `overrideTraceparent`, which writes our `traceparent` and
- *   `tracestate` in place of theirs and merges `baggage` with our members winning.
+ * A new header record: the caller's headers (never modified) plus this hop's W3C `fields`,
+ * combined by the one header-merge rule (carriers/header-merge.ts).
  */
-export function headersWithContext(headers: KafkaHeaders | undefined, fields: Readonly<Record<string, string>>, options: HeaderMergeOptions): KafkaHeaders {
+export function headersWithContext(headers: KafkaHeaders | undefined, fields: Readonly<Record<string, string>>, options: ContextMergeOptions): KafkaHeaders {
   const out: KafkaHeaders = headers === undefined ? {} : { ...headers };
-  const hasTraceparent = headerKeys(out, TRACEPARENT).length > 0;
-  if (hasTraceparent && !options.overrideTraceparent) {
-    log.debug('kafka: message already carries a traceparent; its context is kept');
-    return out;
-  }
-  const traceparent = fields[TRACEPARENT];
-  if (traceparent !== undefined) {
-    removeAll(out, TRACEPARENT);
-    removeAll(out, TRACESTATE);
-    out[TRACEPARENT] = traceparent;
-    const tracestate = fields[TRACESTATE];
-    if (tracestate !== undefined) out[TRACESTATE] = tracestate;
-  }
-  const baggage = fields[BAGGAGE];
-  if (baggage !== undefined) {
-    const keys = headerKeys(out, BAGGAGE);
-    const theirs = keys.length === 0 ? undefined : readHeaderValue(keys.length === 1 ? out[keys[0] as string] : keys.map((k) => out[k]).flat(), 'list');
-    removeAll(out, BAGGAGE);
-    const merged = theirs === undefined ? baggage : options.overrideTraceparent ? mergeBaggageHeaders(baggage, theirs) : mergeBaggageHeaders(theirs, baggage);
-    if (merged.length > 0) out[BAGGAGE] = merged;
-  }
+  mergeContextFields(out, fields, options);
   return out;
 }

@@ -13,8 +13,10 @@ import { startInboundHop } from '../hop/inbound.js';
 import { type HopOutcome, type InboundHop, type InboundHopOptions } from '../hop/types.js';
 import { serverRequestAttributes, serverSpanName, statusErrorType } from './semconv.js';
 import { isInternalAddress } from './network.js';
-import { createKeyring, type SigningKeyOption, type SigningKeyring } from '../policy/signing.js';
-import { assertShapeOption, assertTrustOption, resolveShape, resolveTrust, type ShapeOption, type TrustMode, type TrustOption } from '../policy/trust.js';
+import { recordException } from '../base/span-outcome.js';
+import { booleanOption, keyringOption, optionsObject, propagatorOption, shapeOption, trustOption } from '../policy/options.js';
+import type { SigningKeyOption, SigningKeyring } from '../policy/signing.js';
+import { resolveShape, resolveTrust, type ShapeOption, type TrustMode, type TrustOption } from '../policy/trust.js';
 
 /** Options every HTTP server adapter takes; `Request` is the framework's request object. */
 export interface HttpServerOptions<Request> {
@@ -75,20 +77,13 @@ export const HTTP_SERVER_HOP: unique symbol = Symbol.for('agentops-propagation.h
 
 /** Validates server adapter options; bad configuration throws a TypeError at setup time. */
 export function resolveHttpServerOptions<Request>(options: HttpServerOptions<Request> | undefined, where: string): HttpServerConfig<Request> {
-  if (options !== undefined && (options === null || typeof options !== 'object')) throw new TypeError(`agentops-propagation: ${where} options must be an object`);
-  const o = options ?? {};
-  assertTrustOption(o.trust, `${where} trust`);
-  assertShapeOption(o.shape, `${where} shape`);
-  if (o.adoptExistingSpan !== undefined && typeof o.adoptExistingSpan !== 'boolean') throw new TypeError(`agentops-propagation: ${where} adoptExistingSpan must be a boolean`);
-  if (o.propagator !== undefined && (o.propagator === null || typeof o.propagator.extract !== 'function')) {
-    throw new TypeError(`agentops-propagation: ${where} propagator must be a TextMapPropagator`);
-  }
+  const o = optionsObject(options, `${where} options`);
   return {
-    trust: o.trust,
-    shape: o.shape,
-    signing: o.signingKey === undefined ? undefined : o.signingKey === null ? null : createKeyring(o.signingKey),
-    adopt: o.adoptExistingSpan ?? true,
-    propagator: o.propagator,
+    trust: trustOption<Request>(o.trust, `${where} trust`),
+    shape: shapeOption<Request>(o.shape, `${where} shape`),
+    signing: keyringOption(o.signingKey, `${where} signingKey`),
+    adopt: booleanOption(o.adoptExistingSpan, `${where} adoptExistingSpan`, true),
+    propagator: propagatorOption(o.propagator, `${where} propagator`, 'extract'),
   };
 }
 
@@ -111,11 +106,6 @@ export function findServerSpan(ctx: Context): Span | undefined {
   const span = trace.getSpan(ctx);
   if (span !== undefined && span.isRecording() && (span as { kind?: unknown }).kind === SpanKind.SERVER) return span;
   return undefined;
-}
-
-function errorType(error: unknown): string {
-  const name = error instanceof Error ? error.constructor?.name || error.name : undefined;
-  return typeof name === 'string' && name.length > 0 ? name : '_OTHER';
 }
 
 /**
@@ -198,11 +188,11 @@ function endHop(req: IncomingMessage, res: ServerResponse, hop: InboundHop, rpc:
   }
   const outcome: HopOutcome = { attributes };
   if (hasError && (status === undefined || status >= 500)) {
-    attributes['error.type'] = errorType(error);
+    // The error recorder sets `error.type` from the error.
     outcome.error = error;
   } else if (hasError) {
     // A 4xx is the caller's fault: the exception is worth seeing, the span did not fail.
-    hop.span.recordException(error instanceof Error ? error : String(error));
+    recordException(hop.span, error);
   } else if (closed && !res.writableFinished) {
     attributes['error.type'] = 'aborted';
     outcome.status = SpanStatusCode.ERROR;

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { SessionEntry } from '../session/entry.js';
+import { configError } from './config-error.js';
 
 /** A shared secret: at least 16 bytes (a string is taken as UTF-8). */
 export type SigningSecret = string | Uint8Array;
@@ -31,6 +32,8 @@ const KEY_ID = /^[A-Za-z0-9_-]{1,16}$/;
 const DEFAULT_KEY_ID = 'k0';
 const VERSION = 'v1';
 const MIN_SECRET_BYTES = 16;
+/** Default lifetime of a signature: a day, long enough for delayed and retried jobs. */
+const DEFAULT_TTL_SECONDS = 86_400;
 /** Clock skew tolerated between services, in seconds. */
 const MAX_SKEW_SECONDS = 300;
 
@@ -38,9 +41,9 @@ function secretBytes(secret: unknown, where: string): Buffer {
   let bytes: Buffer;
   if (typeof secret === 'string') bytes = Buffer.from(secret, 'utf8');
   else if (secret instanceof Uint8Array) bytes = Buffer.from(secret);
-  else throw new TypeError(`agentops-propagation: ${where} must be a string or Uint8Array`);
+  else configError(where, 'must be a string or Uint8Array');
   if (bytes.length < MIN_SECRET_BYTES) {
-    throw new TypeError(`agentops-propagation: ${where} must be at least ${MIN_SECRET_BYTES} bytes`);
+    configError(where, `must be at least ${MIN_SECRET_BYTES} bytes`);
   }
   return bytes;
 }
@@ -49,24 +52,24 @@ function secretBytes(secret: unknown, where: string): Buffer {
  * Validates a `signingKey` option. Configuration errors throw a TypeError at setup time: a
  * misconfigured key would otherwise silently turn every inbound session into 'link'.
  */
-export function createKeyring(option: SigningKeyOption | SigningKeyring): SigningKeyring {
+export function createKeyring(option: SigningKeyOption | SigningKeyring, where = 'signingKey'): SigningKeyring {
   if (isKeyring(option)) return option;
   if (typeof option === 'string' || option instanceof Uint8Array) {
-    return { activeKeyId: DEFAULT_KEY_ID, keys: new Map([[DEFAULT_KEY_ID, secretBytes(option, 'signingKey')]]), ttlSeconds: 86_400 };
+    return { activeKeyId: DEFAULT_KEY_ID, keys: new Map([[DEFAULT_KEY_ID, secretBytes(option, where)]]), ttlSeconds: DEFAULT_TTL_SECONDS };
   }
   if (option === null || typeof option !== 'object' || typeof option.keys !== 'object' || option.keys === null) {
-    throw new TypeError('agentops-propagation: signingKey must be a secret or { keys, activeKeyId }');
+    configError(where, 'must be a secret or { keys, activeKeyId }');
   }
   const keys = new Map<string, Buffer>();
   for (const [id, secret] of Object.entries(option.keys)) {
-    if (!KEY_ID.test(id)) throw new TypeError(`agentops-propagation: signing key id "${id}" must match ${KEY_ID}`);
-    keys.set(id, secretBytes(secret, `signingKey.keys.${id}`));
+    if (!KEY_ID.test(id)) configError(`${where}.keys`, `id "${id}" must match ${KEY_ID}`);
+    keys.set(id, secretBytes(secret, `${where}.keys.${id}`));
   }
   if (!keys.has(option.activeKeyId)) {
-    throw new TypeError(`agentops-propagation: signingKey.activeKeyId "${String(option.activeKeyId)}" is not among the keys`);
+    configError(`${where}.activeKeyId`, `"${String(option.activeKeyId)}" is not among the keys`);
   }
-  const ttl = option.ttlSeconds ?? 86_400;
-  if (!Number.isInteger(ttl) || ttl <= 0) throw new TypeError('agentops-propagation: signingKey.ttlSeconds must be a positive integer');
+  const ttl = option.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  if (!Number.isInteger(ttl) || ttl <= 0) configError(`${where}.ttlSeconds`, 'must be a positive integer');
   return { activeKeyId: option.activeKeyId, keys, ttlSeconds: ttl };
 }
 

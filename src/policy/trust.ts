@@ -1,4 +1,5 @@
 import { log } from '../base/diag.js';
+import { configError } from './config-error.js';
 
 /**
  * Whether a hop accepts the caller's context: `trust` (trace and session), `link` (a new trace that
@@ -15,21 +16,42 @@ export type TrustOption<Input> = TrustMode | ((input: Input) => TrustMode);
 /** A shape, or a function deciding it per request, message or job. */
 export type ShapeOption<Input> = ShapeMode | ((input: Input) => ShapeMode);
 
-const TRUST_MODES: ReadonlySet<unknown> = new Set(['trust', 'link', 'ignore']);
-const SHAPES: ReadonlySet<unknown> = new Set(['parent', 'rejoin']);
+const TRUST_MODES: readonly TrustMode[] = ['trust', 'link', 'ignore'];
+const SHAPES: readonly ShapeMode[] = ['parent', 'rejoin'];
+
+function assertModeOption(option: unknown, where: string, modes: readonly string[]): void {
+  if (option !== undefined && typeof option !== 'function' && !modes.includes(option as string)) {
+    configError(where, `must be ${modes.map((m) => `'${m}'`).join(' | ')} or a function, got ${String(option)}`);
+  }
+}
 
 /** Throws at configuration time on a value that is neither a mode nor a function. */
 export function assertTrustOption(option: unknown, where: string): void {
-  if (option !== undefined && typeof option !== 'function' && !TRUST_MODES.has(option)) {
-    throw new TypeError(`agentops-propagation: ${where} must be 'trust' | 'link' | 'ignore' or a function, got ${String(option)}`);
-  }
+  assertModeOption(option, where, TRUST_MODES);
 }
 
 /** Throws at configuration time on a value that is neither a shape nor a function. */
 export function assertShapeOption(option: unknown, where: string): void {
-  if (option !== undefined && typeof option !== 'function' && !SHAPES.has(option)) {
-    throw new TypeError(`agentops-propagation: ${where} must be 'parent' | 'rejoin' or a function, got ${String(option)}`);
+  assertModeOption(option, where, SHAPES);
+}
+
+/**
+ * A mode option resolved for one input. A function is user code: when it throws or returns
+ * something else, `onFailure` is used and the diag logger says why.
+ */
+function resolveMode<Input, M extends string>(option: M | ((input: Input) => M) | undefined, input: Input, fallback: M, modes: readonly M[], onFailure: M, what: string): M {
+  if (option === undefined) return fallback;
+  if (typeof option !== 'function') return option;
+  let mode: unknown;
+  try {
+    mode = option(input);
+  } catch (err) {
+    log.warn(`${what} function threw; using '${onFailure}'`, err as Error);
+    return onFailure;
   }
+  if (modes.includes(mode as M)) return mode as M;
+  log.warn(`${what} function returned ${String(mode)}; using '${onFailure}'`);
+  return onFailure;
 }
 
 /**
@@ -37,34 +59,10 @@ export function assertShapeOption(option: unknown, where: string): void {
  * yields 'link': failing towards less trust keeps a buggy policy from opening a session.
  */
 export function resolveTrust<Input>(option: TrustOption<Input> | undefined, input: Input, fallback: TrustMode): TrustMode {
-  if (option === undefined) return fallback;
-  if (typeof option !== 'function') return option;
-  try {
-    const mode = option(input);
-    if (TRUST_MODES.has(mode)) return mode;
-    log.warn(`trust function returned ${String(mode)}; using 'link'`);
-  } catch (err) {
-    log.warn("trust function threw; using 'link'", err as Error);
-  }
-  return 'link';
+  return resolveMode(option, input, fallback, TRUST_MODES, 'link', 'trust');
 }
 
-/** Resolves a shape option for one input; a failing function yields 'parent'. */
+/** Resolves a shape option for one input; a failing function yields the fallback. */
 export function resolveShape<Input>(option: ShapeOption<Input> | undefined, input: Input, fallback: ShapeMode): ShapeMode {
-  if (option === undefined) return fallback;
-  if (typeof option !== 'function') return option;
-  try {
-    const shape = option(input);
-    if (SHAPES.has(shape)) return shape;
-    log.warn(`shape function returned ${String(shape)}; using '${fallback}'`);
-  } catch (err) {
-    log.warn(`shape function threw; using '${fallback}'`, err as Error);
-  }
-  return fallback;
-}
-
-/** Looks up a per-key option (topic, queue, route): exact key first, then the default. */
-export function perKey<T>(byKey: Record<string, T> | undefined, key: string, fallback: T): T {
-  if (byKey !== undefined && Object.prototype.hasOwnProperty.call(byKey, key)) return byKey[key] as T;
-  return fallback;
+  return resolveMode(option, input, fallback, SHAPES, fallback, 'shape');
 }

@@ -7,8 +7,10 @@ import { log } from '../base/diag.js';
 import { CountingExportQueue, type ExportQueueOptions } from './export-queue.js';
 import { isSessionSpanProcessor, SessionSpanProcessor, type SessionSpanProcessorOptions } from '../session/processor.js';
 import { sessionPropagator, type SessionPropagatorOptions } from '../propagator/session-propagator.js';
-import { createKeyring, type SigningKeyOption } from '../policy/signing.js';
+import { keyringOption } from '../policy/options.js';
+import type { SigningKeyOption } from '../policy/signing.js';
 import { sharedState } from '../base/state.js';
+import { agentOpsTokenSource, AGENTOPS_API_ENDPOINT, AGENTOPS_OTLP_ENDPOINT, resolveOtlpEndpoint } from './otlp.js';
 
 /** Options of `init`. */
 export interface InitOptions {
@@ -62,40 +64,6 @@ export interface InitHandle {
   stats(): InitStats;
 }
 
-const AGENTOPS_OTLP_ENDPOINT = 'https://otlp.agentops.ai/v1/traces';
-const AGENTOPS_API_ENDPOINT = 'https://api.agentops.ai';
-
-/** Resolves the OTLP traces URL: option, then the OTel variables, then AgentOps'. */
-export function resolveOtlpEndpoint(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (option) return option;
-  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT) return `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
-  if (env.AGENTOPS_EXPORTER_ENDPOINT) return env.AGENTOPS_EXPORTER_ENDPOINT;
-  return undefined;
-}
-
-/**
- * Exchanges an AgentOps API key for a bearer token, once, and again after a failure; concurrent
- * exports share one exchange.
- */
-export function agentOpsTokenSource(apiKey: string, apiEndpoint: string): () => Promise<string> {
-  let pending: Promise<string> | undefined;
-  const url = `${apiEndpoint.replace(/\/+$/, '')}/v3/auth/token`;
-  return () => {
-    pending ??= (async () => {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: apiKey }) });
-      if (!response.ok) throw new Error(`AgentOps token exchange failed: HTTP ${response.status}`);
-      const body = (await response.json()) as { token?: unknown };
-      if (typeof body.token !== 'string' || body.token.length === 0) throw new Error('AgentOps token exchange answered without a token');
-      return body.token;
-    })().catch((err: unknown) => {
-      pending = undefined;
-      throw err;
-    });
-    return pending;
-  };
-}
-
 function userProvider(): TracerProvider | undefined {
   const global = trace.getTracerProvider();
   const delegate = global instanceof ProxyTracerProvider ? global.getDelegate() : global;
@@ -126,7 +94,7 @@ export function init(options: InitOptions = {}): InitHandle {
   }
   const env = process.env;
   const signingKey = options.signingKey ?? env.AGENTOPS_SIGNING_KEY;
-  state.signing = signingKey === undefined || signingKey === '' ? undefined : createKeyring(signingKey);
+  state.signing = signingKey === '' ? undefined : (keyringOption(signingKey, options.signingKey !== undefined ? 'init signingKey' : 'AGENTOPS_SIGNING_KEY') ?? undefined);
   state.globalSessionBaggage = options.globalSessionBaggage === true;
 
   const existing = userProvider();

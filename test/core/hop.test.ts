@@ -1,15 +1,7 @@
 import { context, defaultTextMapGetter, propagation, trace, SpanKind, type Span } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
-import {
-  createKeyring,
-  getSessionId,
-  runInboundHop,
-  startInboundHop,
-  startOutboundHop,
-  startSession,
-  withSession,
-  type Session,
-} from '../../src/index.js';
+import { createKeyring, getSessionId, startSession, withSession, type Session } from '../../src/index.js';
+import { runInboundHop, startInboundHop, startOutboundHop } from '../../src/engine.js';
 import { signSessionEntry } from '../../src/policy/signing.js';
 import { parentSpanId, useTracing } from '../helpers/otel.js';
 

@@ -4,7 +4,8 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { init, resolveOtlpEndpoint, SessionSpanProcessor, startSession, withAgent, withSession, type InitHandle } from '../../src/index.js';
+import { init, SessionSpanProcessor, startSession, withAgent, withSession, type InitHandle } from '../../src/index.js';
+import { resolveOtlpEndpoint } from '../../src/sdk/otlp.js';
 import { sharedState } from '../../src/base/state.js';
 
 /** A local server speaking AgentOps' token exchange and accepting OTLP/HTTP JSON. */

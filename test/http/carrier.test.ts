@@ -1,6 +1,7 @@
 import { defaultTextMapGetter } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
-import { copyHeaders, httpHeaderGetter, httpHeaderSetter, incomingHeaderGetter, mergeOutboundFields, mergeSessionBaggage } from '../../src/carriers/http.js';
+import { copyHeaders, httpHeaderGetter, httpHeaderSetter, incomingHeaderGetter } from '../../src/carriers/http.js';
+import { mergeContextFields, mergeSessionBaggage } from '../../src/carriers/header-merge.js';
 import { readHeaderValue } from '../../src/propagation/carrier-values.js';
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -91,17 +92,17 @@ describe('merging our fields into existing headers', () => {
     expect(mergeSessionBaggage(`agentops.session.id=${SID2}`, 'x=1')).toContain(SID2);
   });
 
-  it('traceparent: theirs kept (with its tracestate) unless override', () => {
+  it('traceparent: theirs kept (with its tracestate) unless overrideTraceparent', () => {
     const record = { TraceParent: TP2, tracestate: 'them=1' };
-    mergeOutboundFields(record, { traceparent: TP, tracestate: 'us=1' });
+    mergeContextFields(record, { traceparent: TP, tracestate: 'us=1' });
     expect(record).toEqual({ TraceParent: TP2, tracestate: 'them=1' });
-    mergeOutboundFields(record, { traceparent: TP }, { override: true });
+    mergeContextFields(record, { traceparent: TP }, { overrideTraceparent: true });
     expect(record).toEqual({ traceparent: TP });
   });
 
   it('writes baggage under the existing spelling', () => {
     const record: Record<string, string> = { Baggage: 'a=1' };
-    mergeOutboundFields(record, { baggage: `agentops.session.id=${SID}` });
+    mergeContextFields(record, { baggage: `agentops.session.id=${SID}` });
     expect(Object.keys(record)).toEqual(['Baggage']);
     expect(record.Baggage).toContain(SID);
     expect(record.Baggage).toContain('a=1');

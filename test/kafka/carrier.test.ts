@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import type { Consumer, Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { instrumentConsumer, instrumentProducer, kafkaHeaderGetter, kafkaHeaderSetter, withMessageContext } from '../../adapters/kafkajs/index.js';
-import { mergeBaggageHeaders } from '../../src/propagation/baggage-merge.js';
+import { mergeBaggageHeaders } from '../../src/carriers/header-merge.js';
 import { headersWithContext, type KafkaHeaders } from '../../src/carriers/kafka.js';
 import { startInboundHop } from '../../src/hop/inbound.js';
 import { sessionPropagator } from '../../src/index.js';
@@ -89,16 +89,17 @@ describe('headersWithContext', () => {
     expect(headersWithContext(undefined, ours, { overrideTraceparent: false })).toEqual(ours);
   });
 
-  it('keeps a traceparent the caller set (any casing) with its tracestate and baggage, unless overriding', () => {
+  it('keeps a traceparent the caller set (any casing) with its tracestate, unless overriding; baggage is merged either way', () => {
     const input = { TraceParent: TP, tracestate: 'them=1', baggage: 'tenant=acme' };
-    expect(headersWithContext(input, ours, { overrideTraceparent: false })).toEqual(input);
+    // 0.2.0: one header-merge rule for HTTP and Kafka (CHANGELOG): our session entry joins their baggage.
+    expect(headersWithContext(input, ours, { overrideTraceparent: false })).toEqual({ ...input, baggage: `${ours.baggage},tenant=acme` });
     const overridden = headersWithContext(input, ours, { overrideTraceparent: true });
     expect(overridden).toEqual({ traceparent: TP2, tracestate: 'us=1', baggage: `${ours.baggage},tenant=acme` });
   });
 
-  it("merges our baggage into the caller's: theirs wins a shared key unless overriding", () => {
+  it("merges our baggage into the caller's: theirs wins a shared key, except the session entry, which is ours", () => {
     const theirs = { baggage: [Buffer.from('tenant=acme'), 'agentops.session.id=' + '5'.repeat(32)] };
-    expect(headersWithContext(theirs, ours, { overrideTraceparent: false }).baggage).toBe(`agentops.session.id=${'5'.repeat(32)},tenant=acme`);
+    expect(headersWithContext(theirs, ours, { overrideTraceparent: false }).baggage).toBe(`${ours.baggage},tenant=acme`);
     expect(headersWithContext(theirs, ours, { overrideTraceparent: true }).baggage).toBe(`${ours.baggage},tenant=acme`);
   });
 

@@ -148,10 +148,17 @@ describe('kafkajs producer against a real broker', () => {
 
     const received = await receive([keptTopic, overriddenTopic], 3);
     const kept = received.find((r) => r.topic === keptTopic)!;
-    expect(kept.headers).toEqual({ traceparent: foreign, baggage: 'tenant=acme', 'x-user': 'u1' });
-    expect(kept.sessionId).toBeUndefined();
+    // 0.2.0 (CHANGELOG, one header-merge rule): the forwarded message keeps its traceparent, and
+    // the session it was produced in joins its baggage, so the consumer rejoins that session.
+    expect(kept.headers.traceparent).toBe(foreign);
+    expect(kept.headers['x-user']).toBe('u1');
+    expect(kept.headers.baggage).toMatch(new RegExp(`^agentops\\.session\\.id=${session.id};[^,]*,tenant=acme$`));
+    expect(kept.sessionId).toBe(session.id);
     expect(kept.tenant).toBe('acme');
-    expect(t.one(`process ${keptTopic}`).parentSpanContext?.spanId).toBe('cd'.repeat(8));
+    const processKept = t.one(`process ${keptTopic}`);
+    expect(processKept.spanContext().traceId).toBe(session.id);
+    expect(processKept.parentSpanContext?.spanId).toBe(session.rootSpanId);
+    expect(processKept.links.map((l) => l.context.spanId)).toContain('cd'.repeat(8));
 
     const [overridden, merged] = received.filter((r) => r.topic === overriddenTopic);
     for (const r of [overridden!, merged!]) {

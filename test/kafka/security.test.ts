@@ -2,7 +2,8 @@ import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import type { EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { instrumentConsumer, instrumentProducer, type InstrumentedEachBatchPayload } from '../../adapters/kafkajs/index.js';
-import { createKeyring, getSessionId, startOutboundHop, startSession, withSession, type Session } from '../../src/index.js';
+import { createKeyring, getSessionId, startSession, withSession, type Session } from '../../src/index.js';
+import { startOutboundHop } from '../../src/engine.js';
 import { parentSpanId, setupTracing, type TestTracing } from '../helpers/otel.js';
 import { consumeUntil, createTopics, fastConsumerConfig, kafkaClient, withProducer } from './helpers.js';
 

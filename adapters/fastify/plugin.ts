@@ -1,0 +1,195 @@
+/**
+ * Fastify 4 and 5. A context bound in an `onRequest` hook does not reliably reach the handler:
+ * the body is parsed from stream events that run in the socket's context, not the request's. So
+ * the hop is kept on the request (one decorator), and every function of the request's lifecycle
+ * is run in it explicitly: the route's handler, hooks and error handler are wrapped when the
+ * route is added (`onRoute`), and at each stage a hook of ours re-enters the context before the
+ * hooks other plugins added globally. No `AsyncLocalStorage.enterWith`.
+ */
+import { context as otelContext, type Context } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { log } from '../../src/base/diag.js';
+import { activeInstrumentationSpan } from '../../src/hop/adopt.js';
+import {
+  HTTP_SERVER_HOP,
+  resolveHttpServerOptions,
+  startHttpServerHop,
+  type HttpServerHop,
+  type HttpServerHopInput,
+  type HttpServerOptions,
+} from '../../src/http/server-hop.js';
+import { optionsObject, shapeOption, trustOption } from '../../src/policy/options.js';
+import type { ShapeOption, TrustOption } from '../../src/policy/trust.js';
+
+/** Options of {@link sessionPlugin}; trust and shape functions receive the Fastify request. */
+export type SessionPluginOptions = HttpServerOptions<FastifyRequest>;
+
+/** Per-route settings: `{ config: { agentops: { trust: 'link' } } }` in the route options. */
+export interface SessionRouteConfig {
+  /** Trust for this route, replacing the plugin's option. */
+  trust?: TrustOption<FastifyRequest>;
+  /** Shape for this route, replacing the plugin's option. */
+  shape?: ShapeOption<FastifyRequest>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** agentops-propagation settings for this route. */
+    agentops?: SessionRouteConfig;
+  }
+}
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+type HookHolder = { [HTTP_SERVER_HOP]?: HttpServerHop | null };
+type Done = (err?: Error | null, value?: unknown) => void;
+
+/** Route-level hooks whose first argument is the request. */
+const ROUTE_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'preSerialization', 'onSend', 'onResponse', 'onError', 'onTimeout', 'onRequestAbort'] as const;
+/** Marks a function we wrapped, so that a route added twice (HEAD routes) is not wrapped twice. */
+const WRAPPED = Symbol('agentops-propagation.wrapped');
+
+function contextOf(request: unknown): Context | undefined {
+  return typeof request === 'object' && request !== null ? ((request as HookHolder)[HTTP_SERVER_HOP] ?? undefined)?.context : undefined;
+}
+
+/** `fn` run in the context of the request found at `requestIndex` of its arguments; same sync/async kind and arity. */
+function bindToRequest(fn: AnyFunction, requestIndex: number): AnyFunction {
+  if ((fn as unknown as Record<symbol, unknown>)[WRAPPED] === true) return fn;
+  const isAsync = fn.constructor?.name === 'AsyncFunction';
+  // Fastify validates hook arity and async-ness after onRoute: the wrapper keeps both, so its
+  // verdict on the user's function is unchanged.
+  const wrapper = isAsync
+    ? async function (this: unknown, ...args: unknown[]) {
+        const ctx = contextOf(args[requestIndex]);
+        return ctx === undefined || otelContext.active() === ctx ? fn.apply(this, args) : otelContext.with(ctx, fn, this, ...args);
+      }
+    : function (this: unknown, ...args: unknown[]) {
+        const ctx = contextOf(args[requestIndex]);
+        return ctx === undefined || otelContext.active() === ctx ? fn.apply(this, args) : otelContext.with(ctx, fn, this, ...args);
+      };
+  Object.defineProperty(wrapper, 'length', { value: fn.length });
+  Object.defineProperty(wrapper, 'name', { value: fn.name });
+  Object.defineProperty(wrapper, WRAPPED, { value: true });
+  return wrapper as AnyFunction;
+}
+
+function validateRouteConfig(routeOptions: RouteOptions): void {
+  const settings = (routeOptions.config as { agentops?: unknown } | undefined)?.agentops;
+  if (settings === undefined) return;
+  const where = `route ${String(routeOptions.method)} ${routeOptions.url} config.agentops`;
+  const raw = optionsObject(settings, where);
+  trustOption(raw.trust, `${where}.trust`);
+  shapeOption(raw.shape, `${where}.shape`);
+}
+
+function wrapRoute(routeOptions: RouteOptions): void {
+  validateRouteConfig(routeOptions);
+  const options = routeOptions as unknown as Record<string, unknown>;
+  if (typeof options.handler === 'function') options.handler = bindToRequest(options.handler as AnyFunction, 0);
+  if (typeof options.errorHandler === 'function') options.errorHandler = bindToRequest(options.errorHandler as AnyFunction, 1);
+  for (const name of ROUTE_HOOKS) {
+    const hooks = options[name];
+    // A malformed hook is left as is, for Fastify to reject with its own error.
+    if (typeof hooks === 'function') options[name] = bindToRequest(hooks as AnyFunction, 0);
+    else if (Array.isArray(hooks)) options[name] = hooks.map((h: unknown) => (typeof h === 'function' ? bindToRequest(h as AnyFunction, 0) : h));
+  }
+}
+
+interface RequestRouteInfo {
+  routeOptions?: { url?: unknown; config?: { agentops?: SessionRouteConfig } };
+  routerPath?: unknown;
+  routeConfig?: { agentops?: SessionRouteConfig };
+}
+
+function routeOf(request: FastifyRequest): { url: string | undefined; settings: SessionRouteConfig | undefined } {
+  const info = request as unknown as RequestRouteInfo;
+  // Fastify 5 and late 4 expose routeOptions; earlier 4.x routerPath / routeConfig.
+  const url = info.routeOptions?.url ?? info.routerPath;
+  const settings = info.routeOptions?.config?.agentops ?? info.routeConfig?.agentops;
+  return { url: typeof url === 'string' && url.length > 0 ? url : undefined, settings };
+}
+
+function attachHop(request: FastifyRequest, hop: HttpServerHop): void {
+  (request as unknown as HookHolder)[HTTP_SERVER_HOP] = hop;
+}
+
+const registerSessionPlugin: FastifyPluginCallback<SessionPluginOptions> = (fastify, options, done) => {
+  let config;
+  try {
+    // Fastify adds its own keys (prefix, logLevel...) to plugin options; only ours are read.
+    const { trust, shape, signingKey, adoptExistingSpan, propagator } = options ?? {};
+    config = resolveHttpServerOptions<FastifyRequest>({ trust, shape, signingKey, adoptExistingSpan, propagator } as SessionPluginOptions, 'sessionPlugin');
+  } catch (err) {
+    done(err as Error);
+    return;
+  }
+  const instance = fastify as FastifyInstance;
+  if (!instance.hasRequestDecorator(HTTP_SERVER_HOP as unknown as string)) instance.decorateRequest(HTTP_SERVER_HOP as unknown as string, null);
+
+  let orderChecked = false;
+  instance.addHook('onRequest', function agentopsStartHop(request: FastifyRequest, reply: FastifyReply, next: () => void) {
+    if (contextOf(request) !== undefined) {
+      next();
+      return;
+    }
+    if (!orderChecked) {
+      orderChecked = true;
+      // @fastify/otel runs handlers in a context it saved before our hook ran: registered first,
+      // it hides the session from every handler.
+      if (activeInstrumentationSpan(['@fastify/otel']) !== undefined) {
+        log.warn('sessionPlugin is registered after @fastify/otel: register sessionPlugin first, or route handlers will not see the session');
+      }
+    }
+    const route = routeOf(request);
+    const input: HttpServerHopInput<FastifyRequest> = { request, path: request.raw.url ?? request.url };
+    if (route.url !== undefined) input.route = route.url;
+    if (route.settings?.trust !== undefined) input.trust = route.settings.trust;
+    if (route.settings?.shape !== undefined) input.shape = route.settings.shape;
+    const hop = startHttpServerHop(request.raw, reply.raw, config, input);
+    if (hop === undefined) {
+      next();
+      return;
+    }
+    attachHop(request, hop);
+    otelContext.with(hop.context, next);
+  });
+
+  // Re-enter the context at each stage, so hooks that other plugins add globally run in it too.
+  // Most stages already run in it (Fastify carries on from the previous stage's callback):
+  // entering a context costs an AsyncLocalStorage run, so only a foreign one is replaced.
+  const reenter = (request: FastifyRequest, next: () => void): void => {
+    const ctx = contextOf(request);
+    if (ctx === undefined || otelContext.active() === ctx) next();
+    else otelContext.with(ctx, next);
+  };
+  for (const stage of ['preValidation', 'preHandler', 'onResponse', 'onTimeout'] as const) {
+    instance.addHook(stage, function agentopsReenter(request: FastifyRequest, _reply: FastifyReply, next: () => void) {
+      reenter(request, () => next());
+    });
+  }
+  for (const stage of ['preParsing', 'preSerialization', 'onSend'] as const) {
+    instance.addHook(stage, function agentopsReenterPayload(request: FastifyRequest, _reply: FastifyReply, payload: unknown, next: Done) {
+      reenter(request, () => next(null, payload));
+    } as never);
+  }
+  instance.addHook('onError', function agentopsRecordError(request: FastifyRequest, _reply: FastifyReply, error: unknown, next: Done) {
+    (request as unknown as HookHolder)[HTTP_SERVER_HOP]?.recordError(error);
+    reenter(request, () => next());
+  } as never);
+
+  instance.addHook('onRoute', (routeOptions: RouteOptions) => {
+    wrapRoute(routeOptions);
+  });
+  log.debug('sessionPlugin registered');
+  done();
+};
+
+/**
+ * Fastify plugin (4 and 5, built with fastify-plugin so it applies to the whole application):
+ * extracts the caller's context under the trust policy, starts the SERVER span (or adopts the one
+ * of instrumentation-http / @fastify/otel), and runs the route's hooks and handler in the hop's
+ * context. Register it before the routes and plugins it should cover. Per-route trust:
+ * `config: { agentops: { trust: 'link' } }`. Invalid options fail registration with a TypeError.
+ */
+export const sessionPlugin = fp(registerSessionPlugin, { name: 'agentops-propagation', fastify: '4.x || 5.x' });

@@ -1,0 +1,89 @@
+/**
+ * Options of the outbound HTTP hops, validated once per options object, and the two steps both
+ * hops share: starting the CLIENT hop and adding its fields to a request's headers as the
+ * target policy allows for that destination.
+ */
+import { SpanKind, type TextMapPropagator } from '@opentelemetry/api';
+import { mergeContextFields } from '../../src/carriers/header-merge.js';
+import { startOutboundHop } from '../../src/hop/outbound.js';
+import type { OutboundHop } from '../../src/hop/types.js';
+import type { clientRequestAttributes } from '../../src/http/semconv.js';
+import { createTargetPolicy, type TargetPolicy, type TargetPolicyOptions } from '../../src/http/targets.js';
+import { booleanOption, keyringOption, optionsObject, propagatorOption } from '../../src/policy/options.js';
+import type { SigningKeyOption, SigningKeyring } from '../../src/policy/signing.js';
+
+/** Options shared by {@link sessionFetch} and {@link injectSessionHeaders}. */
+export interface OutboundHttpOptions extends TargetPolicyOptions {
+  /** Replace a `traceparent` (with its `tracestate`) the request already carries (default false: keep it). */
+  overrideTraceparent?: boolean;
+  /** @deprecated Since 0.2.0: use `overrideTraceparent` (same meaning); removed in 0.3.0. */
+  override?: boolean;
+  /** Key signing the session entry; undefined = the one from `init`, null = none. */
+  signingKey?: SigningKeyOption | SigningKeyring | null;
+  /** Propagator to inject with (default: the library's). */
+  propagator?: TextMapPropagator;
+}
+
+/** Options of {@link sessionFetch}. */
+export interface SessionFetchOptions extends OutboundHttpOptions {
+  /** Most redirects followed before the call fails as fetch does (default 20, fetch's own limit). */
+  maxRedirects?: number;
+}
+
+/** Options of {@link injectSessionHeaders}. */
+export type InjectSessionHeadersOptions = OutboundHttpOptions;
+
+/** A fetch function: the global one or any compatible implementation. */
+export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** Validated outbound options. */
+export interface OutboundSettings {
+  policy: TargetPolicy;
+  overrideTraceparent: boolean;
+  signing: SigningKeyring | null | undefined;
+  propagator: TextMapPropagator | undefined;
+}
+
+/** Validates outbound options; bad configuration throws a TypeError naming the option. */
+export function outboundSettings(options: unknown, where: string): OutboundSettings {
+  const o = optionsObject(options, `${where} options`);
+  const deprecated = booleanOption(o.override, `${where} override`, false);
+  return {
+    policy: createTargetPolicy(o as TargetPolicyOptions),
+    overrideTraceparent: booleanOption(o.overrideTraceparent, `${where} overrideTraceparent`, deprecated),
+    signing: keyringOption(o.signingKey, `${where} signingKey`),
+    propagator: propagatorOption(o.propagator, `${where} propagator`, 'inject'),
+  };
+}
+
+// injectSessionHeaders is called per request with the same options object, usually.
+const settingsByOptions = new WeakMap<object, OutboundSettings>();
+let defaultSettings: OutboundSettings | undefined;
+
+export function settingsFor(options: InjectSessionHeadersOptions | undefined): OutboundSettings {
+  if (options === undefined) return (defaultSettings ??= outboundSettings(undefined, 'injectSessionHeaders'));
+  let settings = typeof options === 'object' && options !== null ? settingsByOptions.get(options) : undefined;
+  if (settings === undefined) {
+    settings = outboundSettings(options, 'injectSessionHeaders');
+    settingsByOptions.set(options, settings);
+  }
+  return settings;
+}
+
+export function outboundHop(settings: OutboundSettings, spanName: string, startSpan: boolean, attributes?: ReturnType<typeof clientRequestAttributes>): OutboundHop {
+  return startOutboundHop({
+    spanName,
+    kind: SpanKind.CLIENT,
+    startSpan,
+    ...(attributes !== undefined ? { attributes } : {}),
+    ...(settings.signing !== undefined ? { signing: settings.signing } : {}),
+    ...(settings.propagator !== undefined ? { propagator: settings.propagator } : {}),
+  });
+}
+
+/** Our fields for `url` merged into `headers` (a copy we own), as the policy allows. */
+export function addFields(headers: Record<string, string>, url: URL, hop: OutboundHop, settings: OutboundSettings): void {
+  const fields = settings.policy.fieldsFor(url);
+  if (!fields.traceparent && !fields.baggage) return;
+  mergeContextFields(headers, hop.fields(fields), { overrideTraceparent: settings.overrideTraceparent });
+}

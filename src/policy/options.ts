@@ -1,0 +1,91 @@
+/**
+ * Option validation shared by `init` and every adapter: one place that turns what a user passed
+ * into validated settings, and throws a TypeError naming the option at setup time. Runtime code
+ * never validates again.
+ */
+import type { TextMapPropagator } from '@opentelemetry/api';
+import { configError } from './config-error.js';
+import { createKeyring, type SigningKeyOption, type SigningKeyring } from './signing.js';
+import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from './trust.js';
+
+/** The options object given to a setup function (`{}` when omitted); anything else throws. */
+export function optionsObject(value: unknown, where: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) configError(where, 'must be an object');
+  return value as Record<string, unknown>;
+}
+
+/** A boolean option, `fallback` when unset. */
+export function booleanOption(value: unknown, where: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') configError(where, 'must be a boolean');
+  return value;
+}
+
+/** A string option, undefined when unset. */
+export function stringOption(value: unknown, where: string): string | undefined {
+  if (value !== undefined && typeof value !== 'string') configError(where, 'must be a string');
+  return value as string | undefined;
+}
+
+/** A non-negative integer option, `fallback` when unset. */
+export function countOption(value: unknown, where: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) configError(where, 'must be a non-negative integer');
+  return value;
+}
+
+/** One of `allowed`, `fallback` when unset. */
+export function enumOption<T extends string>(value: unknown, where: string, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) configError(where, `must be ${allowed.map((a) => `'${a}'`).join(' | ')}, got ${String(value)}`);
+  return value as T;
+}
+
+/**
+ * A `signingKey` option: undefined = the key given to `init`, null = none, else a validated
+ * keyring (a short or malformed key throws, naming `where`).
+ */
+export function keyringOption(value: unknown, where: string): SigningKeyring | null | undefined {
+  if (value === undefined || value === null) return value;
+  return createKeyring(value as SigningKeyOption | SigningKeyring, where);
+}
+
+/** A `propagator` option: a TextMapPropagator, or undefined for the library's. */
+export function propagatorOption(value: unknown, where: string, method: 'inject' | 'extract'): TextMapPropagator | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || typeof (value as Record<string, unknown>)[method] !== 'function') {
+    configError(where, 'must be a TextMapPropagator');
+  }
+  return value as TextMapPropagator;
+}
+
+/** A `trust` option: a mode or a function of the input. */
+export function trustOption<Input>(value: unknown, where: string): TrustOption<Input> | undefined {
+  assertTrustOption(value, where);
+  return value as TrustOption<Input> | undefined;
+}
+
+/** A `shape` option: a shape or a function of the input. */
+export function shapeOption<Input>(value: unknown, where: string): ShapeOption<Input> | undefined {
+  assertShapeOption(value, where);
+  return value as ShapeOption<Input> | undefined;
+}
+
+/**
+ * Per-key policies (Kafka topics, BullMQ queues): `byKey[key]` validated by `parse` on top of the
+ * top-level `defaults`, looked up by exact key; any other key gets the defaults.
+ */
+export function policyTable<P>(
+  byKey: unknown,
+  where: string,
+  defaults: P,
+  parse: (raw: Record<string, unknown>, where: string, defaults: P) => P,
+): (key: string | undefined) => P {
+  const table = new Map<string, P>();
+  for (const [key, raw] of Object.entries(optionsObject(byKey, where))) {
+    const at = `${where}["${key}"]`;
+    table.set(key, parse(optionsObject(raw, at), at, defaults));
+  }
+  return (key) => (key === undefined ? undefined : table.get(key)) ?? defaults;
+}
