@@ -1,7 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { startOutboundHop, withSession, type Session, type SigningKeyring } from '../../src/index.js';
+import { withSession, type Session, type SigningKeyring } from '../../src/index.js';
+import { startOutboundHop } from '../../src/engine.js';
 
 /** Servers in these tests accept headers up to this size, so hostile headers reach our parser. */
 export const MAX_HEADER_SIZE = 128 * 1024;
@@ -118,8 +119,23 @@ export function rawRequest(port: number, head: Buffer | string, ...later: (Buffe
   });
 }
 
+/**
+ * POSTs `json` with its body in two packets written after the head, so that it arrives after the
+ * server's request hooks ran, and resolves with the JSON answer.
+ */
+export async function postInPackets(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  json: unknown,
+): Promise<Record<string, unknown>> {
+  const body = JSON.stringify(json);
+  const answer = await rawRequest(port, rawPostHead(path, headers, body.length), body.slice(0, 5), body.slice(5));
+  return rawJson(answer.body);
+}
+
 /** A POST head with a JSON content type and length, for a body sent separately. */
-export function rawPostHead(path: string, headers: Record<string, string>, bodyLength: number): string {
+function rawPostHead(path: string, headers: Record<string, string>, bodyLength: number): string {
   const lines = [`POST ${path} HTTP/1.1`, 'host: 127.0.0.1', 'connection: close', 'content-type: application/json', `content-length: ${bodyLength}`];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   return `${lines.join('\r\n')}\r\n\r\n`;
