@@ -31,7 +31,7 @@ import {
 import type { ContextManager, Span as BullMQSpan, SpanOptions as BullMQSpanOptions, Telemetry, Tracer as BullMQTracer } from 'bullmq';
 import { emptyJobMetadata, formatJobMetadata, jobMetadataSetter, parseJobMetadata, type JobMetadataCarrier } from '../../src/carriers/job-metadata.js';
 import { deferredContext } from '../../src/hop/deferred-context.js';
-import { log } from '../../src/base/diag.js';
+import { guard } from '../../src/base/diag.js';
 import { resolveInbound } from '../../src/hop/decide.js';
 import { startInboundHop } from '../../src/hop/inbound.js';
 import { startOutboundHop } from '../../src/hop/outbound.js';
@@ -99,17 +99,16 @@ class SessionJobSpan implements BullMQSpan<Context> {
   }
 
   setSpanOnContext(ctx: Context): Context {
-    try {
-      if (!this.inbound) return trace.setSpan(ctx ?? otelContext.active(), this.started());
-      if (this.jobContext !== undefined) return this.jobContext;
-      return deferredContext(() => {
-        this.started();
-        return this.jobContext ?? ctx;
-      }, ctx);
-    } catch (err) {
-      log.warn('bullmq: setSpanOnContext failed; the job runs in the context it was given', err as Error);
-      return ctx;
-    }
+    return guard('bullmq: setSpanOnContext failed; the job runs in the context it was given', ctx, () => this.contextFor(ctx));
+  }
+
+  private contextFor(ctx: Context): Context {
+    if (!this.inbound) return trace.setSpan(ctx ?? otelContext.active(), this.started());
+    if (this.jobContext !== undefined) return this.jobContext;
+    return deferredContext(() => {
+      this.started();
+      return this.jobContext ?? ctx;
+    }, ctx);
   }
 
   setAttribute(key: string, value: unknown): void {
@@ -117,7 +116,11 @@ class SessionJobSpan implements BullMQSpan<Context> {
   }
 
   setAttributes(attributes: Record<string, unknown>): void {
-    try {
+    guard('bullmq: recording span attributes failed', undefined, () => this.record(attributes));
+  }
+
+  private record(attributes: Record<string, unknown>): void {
+    {
       const kept = keptAttributes(attributes, this.settings.recordPayloads);
       const learned = this.learn(kept);
       if (this.span === undefined) {
@@ -135,41 +138,33 @@ class SessionJobSpan implements BullMQSpan<Context> {
         if (name !== undefined) this.span.updateName(name);
         if (this.kind === SpanKind.PRODUCER) producerQueues.set(this.span, this.queueName);
       }
-    } catch (err) {
-      log.warn('bullmq: recording span attributes failed', err as Error);
     }
   }
 
   addEvent(name: string, attributes?: Record<string, unknown>, time?: TimeInput): void {
-    try {
+    guard('bullmq: recording a span event failed', undefined, () => {
       const span = this.started();
       const kept = attributes === undefined ? undefined : keptAttributes(attributes, this.settings.recordPayloads);
       span.addEvent(name, kept, time);
       // BullMQ reports a failed attempt only as this event; the span's status should say it too.
       if (name === 'job failed') span.setStatus({ code: SpanStatusCode.ERROR, message: String(attributes?.[BULLMQ_ATTR.failedReason] ?? 'job failed') });
-    } catch (err) {
-      log.warn('bullmq: recording a span event failed', err as Error);
-    }
+    });
   }
 
   recordException(exception: unknown, time?: TimeInput): void {
-    try {
+    guard('bullmq: recording an exception failed', undefined, () => {
       const span = this.started();
       span.recordException(exception as Error, time);
       span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(exception) });
-    } catch (err) {
-      log.warn('bullmq: recording an exception failed', err as Error);
-    }
+    });
   }
 
   end(): void {
-    try {
+    guard('bullmq: ending a span failed', undefined, () => {
       this.started();
       if (this.hop !== undefined) this.hop.end();
       else this.span?.end();
-    } catch (err) {
-      log.warn('bullmq: ending a span failed', err as Error);
-    }
+    });
   }
 
   /** Remembers the queue and operation when BullMQ reports them; true when this call did. */
@@ -191,11 +186,7 @@ class SessionJobSpan implements BullMQSpan<Context> {
   /** The OTel span, starting the inbound hop if it has not started yet. */
   private started(): Span {
     if (this.span !== undefined) return this.span;
-    try {
-      this.startInbound();
-    } catch (err) {
-      log.warn('bullmq: the job hop failed; the job runs without its context', err as Error);
-    }
+    guard('bullmq: the job hop failed; the job runs without its context', undefined, () => this.startInbound());
     if (this.span === undefined) {
       this.span = tracer().startSpan(this.name, { kind: this.kind }, this.base.deleteValue(JOB_METADATA_KEY));
       this.jobContext ??= trace.setSpan(this.base.deleteValue(JOB_METADATA_KEY), this.span);
@@ -248,16 +239,13 @@ class SessionJobTracer implements BullMQTracer<Context> {
   constructor(private readonly settings: BullMQSettings) {}
 
   startSpan(name: string, options?: BullMQSpanOptions, ctx?: Context): BullMQSpan<Context> {
-    try {
+    return guard('bullmq: starting a span failed; this operation is not traced', NOOP_SPAN, () => {
       const kind = SPAN_KINDS.has(options?.kind) ? (options!.kind as number as SpanKind) : SpanKind.INTERNAL;
       // Only the context BullMQ hands over carries a job's stored metadata, never the active one:
       // spans BullMQ starts while a job runs are that job's children, not new inbound hops.
       const pending = ctx?.getValue(JOB_METADATA_KEY) as PendingMetadata | undefined;
       return new SessionJobSpan(this.settings, String(name), kind, ctx ?? otelContext.active(), pending);
-    } catch (err) {
-      log.warn('bullmq: starting a span failed; this operation is not traced', err as Error);
-      return NOOP_SPAN;
-    }
+    });
   }
 }
 
@@ -282,7 +270,7 @@ class SessionJobContextManager implements ContextManager<Context> {
   }
 
   getMetadata(ctx: Context): string {
-    try {
+    return guard('bullmq: writing job metadata failed; the job goes without context', '', () => {
       const span = trace.getSpan(ctx);
       const queueName = span !== undefined ? producerQueues.get(span) : undefined;
       const carrier = emptyJobMetadata();
@@ -294,21 +282,15 @@ class SessionJobContextManager implements ContextManager<Context> {
         ...(this.settings.propagator !== undefined ? { propagator: this.settings.propagator } : {}),
       }).inject(carrier, jobMetadataSetter);
       return formatJobMetadata(carrier);
-    } catch (err) {
-      log.warn('bullmq: writing job metadata failed; the job goes without context', err as Error);
-      return '';
-    }
+    });
   }
 
   fromMetadata(activeContext: Context, metadata: string): Context {
     const base = activeContext ?? otelContext.active();
-    try {
+    return guard('bullmq: reading job metadata failed; the job runs without its context', base, () => {
       const pending: PendingMetadata = { carrier: parseJobMetadata(metadata) };
       return base.setValue(JOB_METADATA_KEY, pending);
-    } catch (err) {
-      log.warn('bullmq: reading job metadata failed; the job runs without its context', err as Error);
-      return base;
-    }
+    });
   }
 }
 
