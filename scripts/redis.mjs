@@ -13,13 +13,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import { aptInstall, canAptInstall } from './lib/apt.mjs';
 import {
   cacheRoot,
   fileSize,
   isLoopbackHost,
   isMain,
   ownedPid,
-  run,
   runCli,
   ServiceError,
   sleep,
@@ -232,11 +232,7 @@ async function findOrInstallRedis(log) {
   const found = which('redis-server', extraDirs);
   if (found) return found;
 
-  const apt = which('apt-get');
-  const isRoot = process.getuid?.() === 0;
-  // CI runners (GitHub Actions and the like) are not root but have passwordless sudo.
-  const sudo = !isRoot && apt && which('sudo') && (await run('sudo', ['-n', 'true'], { timeoutMs: 10_000 })).code === 0;
-  if (!apt || (!isRoot && !sudo)) {
+  if (!(await canAptInstall())) {
     throw new ServiceError(
       [
         'Cannot start a local Redis: redis-server is not installed.',
@@ -246,21 +242,7 @@ async function findOrInstallRedis(log) {
       ].join('\n'),
     );
   }
-
-  log('redis-server not found; installing it with apt-get (one-time)');
-  const aptGet = async (...args) => {
-    // Wait for a concurrent apt/dpkg (unattended-upgrades on fresh VMs) instead of failing.
-    const argv = ['-o', 'DPkg::Lock::Timeout=120', ...args];
-    const result = isRoot
-      ? await run('apt-get', argv, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
-      : await run('sudo', ['-n', 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...argv]);
-    if (result.code !== 0) {
-      const output = result.output.trim().split('\n').slice(-20).join('\n');
-      throw new ServiceError(`apt-get ${args.join(' ')} failed (exit ${result.code}):\n${output}`);
-    }
-  };
-  await aptGet('update', '-q');
-  await aptGet('install', '-y', '-q', '--no-install-recommends', 'redis-server');
+  await aptInstall(['redis-server'], { log });
   const installed = which('redis-server', extraDirs);
   if (!installed) throw new ServiceError('apt-get installed redis-server but no redis-server binary was found');
   return installed;

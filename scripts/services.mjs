@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// Brings up (or down) everything the integration tests talk to: Kafka and Redis.
+// Brings up (or down) everything the integration tests and the demo talk to: Kafka, Redis and
+// Jaeger (built once with Go on the first `up`, a few minutes; see scripts/jaeger.mjs).
 //
 //   node scripts/services.mjs up | down | status      (npm run services:up / :down / :status)
 //
-// `up` starts only what does not already answer (KAFKA_BROKERS / REDIS_URL are respected) and
+// `up` starts only what does not already answer (KAFKA_BROKERS / REDIS_URL / JAEGER_URL are respected) and
 // records what it started in .cache/services-started.json; `down` stops exactly those, so a
-// broker or Redis you run yourself (docker compose, a system service) is never touched.
+// broker, Redis or Jaeger you run yourself (docker compose, a system service) is never touched.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { cacheRoot, isMain, runCli, ServiceError } from './lib/daemon.mjs';
+import { ensureJaeger, jaegerStatus, stopJaeger } from './jaeger.mjs';
 import { ensureKafka, kafkaStatus, stopKafka } from './kafka.mjs';
 import { ensureRedis, redactRedisUrl, redisStatus, redisTarget, stopRedis } from './redis.mjs';
 
@@ -30,6 +32,13 @@ const SERVICES = {
     record: (handle) => ({ url: redactRedisUrl(handle.url), port: redisTarget({ REDIS_URL: handle.url }).port }),
     stop: (entry) => stopRedis({ port: entry.port }),
     status: redisStatus,
+  },
+  jaeger: {
+    ensure: ensureJaeger,
+    address: (handle) => handle.url,
+    record: (handle) => ({ url: handle.url }),
+    stop: () => stopJaeger(),
+    status: jaegerStatus,
   },
 };
 
@@ -53,8 +62,8 @@ function writeRecord(started) {
 }
 
 /**
- * Ensures both services in parallel. Returns { results, failures } where results maps name to
- * { address, started, seconds }. Services started here are recorded even when the other one
+ * Ensures every service in parallel. Returns { results, failures } where results maps name to
+ * { address, started, seconds }. Services started here are recorded even when another one
  * fails, so `down` can still clean them up.
  */
 export async function servicesUp() {
@@ -107,7 +116,9 @@ async function main([command]) {
         console.error(`${name}: FAILED\n${err instanceof ServiceError ? err.message : err?.stack ?? err}`);
       }
       if (Object.keys(failures).length > 0) return 1;
-      console.log(`tests will use KAFKA_BROKERS=${results.kafka.address} REDIS_URL=${results.redis.address}`);
+      console.log(
+        `tests and the demo will use KAFKA_BROKERS=${results.kafka.address} REDIS_URL=${results.redis.address} JAEGER_URL=${results.jaeger.address}`,
+      );
       return 0;
     }
     case 'down': {

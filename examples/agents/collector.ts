@@ -1,6 +1,7 @@
 /**
  * A small OTLP/HTTP (JSON) trace collector: the demo's services export to it over the network,
- * as they would to Jaeger or AgentOps, and the demo reads what arrived.
+ * as they would to Jaeger or AgentOps, and the demo reads what arrived. The demo's fallback when
+ * no Jaeger is running or built.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,9 +57,14 @@ function hexId(id: string | undefined, bytes: number): string | undefined {
   return Buffer.from(id, 'base64').toString('hex');
 }
 
-function parse(body: string): CollectedSpan[] {
+/** An OTLP/JSON traces document: an export request, or a trace as a query API returns it. */
+export interface OtlpTracesDocument {
+  resourceSpans?: { resource?: { attributes?: OtlpAttribute[] }; scopeSpans?: { spans?: Record<string, any>[] }[] }[];
+}
+
+/** The spans of an OTLP/JSON traces document. */
+export function parseOtlpTraces(doc: OtlpTracesDocument): CollectedSpan[] {
   const out: CollectedSpan[] = [];
-  const doc = JSON.parse(body) as { resourceSpans?: { resource?: { attributes?: OtlpAttribute[] }; scopeSpans?: { spans?: Record<string, any>[] }[] }[] };
   for (const rs of doc.resourceSpans ?? []) {
     const service = String(attributes(rs.resource?.attributes)['service.name'] ?? 'unknown');
     for (const ss of rs.scopeSpans ?? []) {
@@ -102,7 +108,7 @@ export async function startCollector(port = 0): Promise<Collector> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       try {
-        spans.push(...parse(Buffer.concat(chunks).toString('utf8')));
+        spans.push(...parseOtlpTraces(JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpTracesDocument));
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       } catch (err) {
         res.writeHead(400).end(String(err));

@@ -1,22 +1,28 @@
 /**
- * `npm run demo`: starts what is not running (Kafka, Redis, an OTLP collector, the four agent
- * services), runs concurrent research sessions through gateway -> planner -> researcher ->
- * writer -> gateway, and prints each session's spans as a tree. Exits non-zero when any
- * session's spans did not all land in its trace, so the demo doubles as an end-to-end check.
+ * `npm run demo`: starts what is not running (Kafka, Redis, the four agent services), runs
+ * concurrent research sessions through gateway -> planner -> researcher -> writer -> gateway,
+ * reads each session back from the trace backend (Jaeger when there is one, else its own OTLP
+ * collector), prints it as a tree and writes the session view (one HTML file). Exits non-zero
+ * when any session's spans did not all land in its trace, so the demo doubles as an end-to-end
+ * check.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureKafka, type KafkaHandle } from '../../scripts/kafka.mjs';
 import { ensureRedis, type RedisHandle } from '../../scripts/redis.mjs';
-import { startCollector, type Collector } from './collector.js';
+import { collectorBackend, jaegerBackend, type TraceBackend } from './backend.js';
+import { viewSession, writeSessionView } from './session-view.js';
 import { RESEARCH_TOPIC } from './shared.js';
 import { checkSession, renderSessionTree } from './tree.js';
 
 const SESSIONS = Number(process.env.DEMO_SESSIONS ?? 3);
 const SUBTASKS = 3;
+const SERVICES = ['gateway', 'planner', 'researcher', 'writer'];
 const here = fileURLToPath(new URL('.', import.meta.url));
+const VIEW_PATH = process.env.DEMO_VIEW_PATH ?? path.join(here, '..', '..', '.cache', 'demo', 'sessions.html');
 const QUESTIONS = [
   'How do W3C traceparent and baggage keep one session across services?',
   'Which Kafka consumption styles break trace continuity, and why?',
@@ -86,24 +92,48 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
+/** Jaeger when there is one; otherwise the collector, saying how to get Jaeger next time. */
+async function openBackend(): Promise<TraceBackend> {
+  const jaeger = await jaegerBackend((m) => say(`  jaeger: ${m}`));
+  if (jaeger !== undefined) return jaeger;
+  say('  jaeger: none running or built, so the sessions are checked against the demo\'s own OTLP collector.');
+  say('          For a real backend: `npm run services:up` (builds Jaeger v2 once with Go, ~4 min, then starts');
+  say('          it with Kafka and Redis) or `docker compose up -d jaeger`, then run the demo again.');
+  return collectorBackend();
+}
+
+/**
+ * The services' environment. An OTEL_EXPORTER_OTLP_ENDPOINT naming the backend itself is dropped:
+ * the services already export there, and Jaeger would store every span twice.
+ */
+function servicesEnv(backend: TraceBackend, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra, DEMO_OTLP_URL: backend.otlpUrl };
+  const same = (url: string | undefined) => url !== undefined && url.replace(/\/+$/, '').replace(/\/v1\/traces$/, '') === backend.otlpUrl;
+  if (same(env.OTEL_EXPORTER_OTLP_ENDPOINT)) delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (same(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) delete env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  const other = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (other) say(`  services also export to ${other}`);
+  return env;
+}
+
 async function main(): Promise<number> {
   let kafka: KafkaHandle | undefined;
   let redis: RedisHandle | undefined;
-  let collector: Collector | undefined;
+  let backend: TraceBackend | undefined;
   const services: Service[] = [];
   try {
     say('▶ infrastructure');
     try {
       [kafka, redis] = await Promise.all([ensureKafka({ log: (m) => say(`  kafka: ${m}`) }), ensureRedis({ log: (m) => say(`  redis: ${m}`) })]);
+      // After Kafka and Redis, so a failure there leaves no collector open behind the early return.
+      backend = await openBackend();
     } catch (err) {
-      say(`\n✗ the demo needs Kafka and Redis and could not get them:\n  ${(err as Error).message}`);
+      say(`\n✗ the demo could not get the services it needs:\n  ${(err as Error).message}`);
       say('  Either install what is named above, or run `docker compose up -d` (see docker-compose.yml)');
-      say('  and/or point KAFKA_BROKERS and REDIS_URL at running servers.');
+      say('  and/or point KAFKA_BROKERS, REDIS_URL and JAEGER_URL at running servers.');
       return 2;
     }
-    collector = await startCollector();
-    say(`  collector: OTLP/HTTP on ${collector.url}/v1/traces`);
-    if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) say(`  services also export to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}`);
+    say(`  traces: OTLP/HTTP to ${backend.otlpUrl}/v1/traces, read back from ${backend.label}`);
 
     const admin = new Kafka({ clientId: 'demo-admin', brokers: kafka.brokers, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
@@ -111,16 +141,14 @@ async function main(): Promise<number> {
     await admin.disconnect();
 
     const [gatewayPort, plannerPort] = [await freePort(), await freePort()];
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+    const env = servicesEnv(backend, {
       KAFKA_BROKERS: kafka.brokers.join(','),
       REDIS_URL: redis.url,
-      DEMO_COLLECTOR_URL: collector.url,
       GATEWAY_PORT: String(gatewayPort),
       GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
       PLANNER_PORT: String(plannerPort),
       PLANNER_URL: `http://127.0.0.1:${plannerPort}`,
-    };
+    });
     say('▶ services: gateway (Express), planner (Fastify), researcher (kafkajs eachBatch), writer (BullMQ worker)');
     for (const name of ['writer', 'researcher', 'planner', 'gateway']) services.push(startService(name, env));
     await Promise.all(services.map((s) => s.ready));
@@ -150,15 +178,19 @@ async function main(): Promise<number> {
 
     // Each service flushes its spans over OTLP when it stops.
     await Promise.all(services.map(stopService));
-    const spans = collector.spans();
-    say(`▶ ${spans.length} spans received over OTLP\n`);
+    const traces = backend; // a const, so the callbacks below see it narrowed
+    const spans = await traces.read(
+      started.map((s) => s.sessionId),
+      SERVICES,
+    );
+    say(`▶ ${spans.length} spans read back from ${traces.label}\n`);
 
     let failed = 0;
     for (const s of started) {
       say(renderSessionTree(spans, s.sessionId));
       const problems = checkSession(spans, {
         sessionId: s.sessionId,
-        services: ['gateway', 'planner', 'researcher', 'writer'],
+        services: SERVICES,
         counts: { 'researcher.agent': SUBTASKS, 'writer.agent': SUBTASKS, 'critic.agent': SUBTASKS, 'research.session': 1 },
       });
       if (problems.length === 0) say('  ✓ every span landed in the session trace, with session.id, no orphans\n');
@@ -166,6 +198,16 @@ async function main(): Promise<number> {
         failed++;
         say(`  ✗ ${problems.length} problem(s):\n${problems.map((p) => `    - ${p}`).join('\n')}\n`);
       }
+    }
+    const view = writeSessionView(
+      VIEW_PATH,
+      started.map((s) => viewSession(spans, s.sessionId, traces.traceUrl(s.sessionId))),
+      traces.label,
+    );
+    say(`▶ session view: ${pathToFileURL(view).href}`);
+    for (const s of started) {
+      const url = traces.traceUrl(s.sessionId);
+      if (url !== undefined) say(`  trace ${url}`);
     }
     say(failed === 0 ? `✓ ${started.length} sessions whole across 4 services` : `✗ ${failed} of ${started.length} sessions broken`);
     return failed === 0 ? 0 : 1;
@@ -175,7 +217,7 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     await Promise.all(services.map(stopService));
-    await collector?.close();
+    await backend?.close();
     await kafka?.stop();
     await redis?.stop();
   }

@@ -3,9 +3,9 @@
  * it to the planner over HTTP; the writer reports back on POST /reports, inside the same session.
  */
 import express from 'express';
-import { getSessionId, startSession, withAgent, withSession, type Session } from '../../src/index.js';
-import { sessionMiddleware } from '../../adapters/express/index.js';
-import { sessionFetch } from '../../adapters/http/index.js';
+import { getSessionId, startSession, withAgent, withSession, type Session } from 'agentops-propagation';
+import { sessionMiddleware } from 'agentops-propagation/express';
+import { sessionFetch } from 'agentops-propagation/http';
 import { announceReady, llm, onShutdown, requiredEnv, startTelemetry } from './shared.js';
 
 const telemetry = startTelemetry('gateway');

@@ -1,9 +1,9 @@
 /** planner (Fastify): splits a research request into sub-tasks, one Kafka message each. */
 import Fastify from 'fastify';
 import { Kafka, logLevel } from 'kafkajs';
-import { getSessionId, withAgent } from '../../src/index.js';
-import { sessionPlugin } from '../../adapters/fastify/index.js';
-import { instrumentProducer } from '../../adapters/kafkajs/index.js';
+import { getSessionId, withAgent } from 'agentops-propagation';
+import { sessionPlugin } from 'agentops-propagation/fastify';
+import { instrumentProducer } from 'agentops-propagation/kafkajs';
 import { announceReady, llm, onShutdown, requiredEnv, RESEARCH_TOPIC, startTelemetry } from './shared.js';
 
 const telemetry = startTelemetry('planner');

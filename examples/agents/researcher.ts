@@ -4,9 +4,9 @@
  */
 import { Queue } from 'bullmq';
 import { Kafka, logLevel } from 'kafkajs';
-import { getSessionId, withAgent, withTool } from '../../src/index.js';
-import { instrumentConsumer } from '../../adapters/kafkajs/index.js';
-import { sessionTelemetry } from '../../adapters/bullmq/index.js';
+import { getSessionId, withAgent, withTool } from 'agentops-propagation';
+import { instrumentConsumer } from 'agentops-propagation/kafkajs';
+import { sessionTelemetry } from 'agentops-propagation/bullmq';
 import { announceReady, llm, onShutdown, requiredEnv, RESEARCH_TOPIC, startTelemetry, WRITER_QUEUE } from './shared.js';
 
 const telemetry = startTelemetry('researcher');

@@ -1,7 +1,7 @@
 /** What the four demo services share: telemetry setup, the LLM stand-in, ports and shutdown. */
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { createHash } from 'node:crypto';
-import { init, recordLlmUsage, withLlmCall, type InitHandle } from '../../src/index.js';
+import { init, recordLlmUsage, withLlmCall, type InitHandle } from 'agentops-propagation';
 
 /** Topic and queue the services talk through. */
 export const RESEARCH_TOPIC = process.env.DEMO_TOPIC ?? 'agentops-demo.research-tasks';
@@ -14,14 +14,15 @@ export function requiredEnv(name: string): string {
 }
 
 /**
- * Tracing for one service: spans go to the demo's collector over OTLP/HTTP, and also to
- * OTEL_EXPORTER_OTLP_ENDPOINT (Jaeger, AgentOps, ...) when that is set, which init reads itself.
+ * Tracing for one service: spans go over OTLP/HTTP to the backend the demo checks against (Jaeger,
+ * or its own collector), and also to OTEL_EXPORTER_OTLP_ENDPOINT (AgentOps, ...) when that is
+ * set, which init reads itself.
  */
 export function startTelemetry(serviceName: string): InitHandle {
-  const collector = requiredEnv('DEMO_COLLECTOR_URL');
+  const backend = requiredEnv('DEMO_OTLP_URL');
   return init({
     serviceName,
-    exporters: [new OTLPTraceExporter({ url: `${collector}/v1/traces` })],
+    exporters: [new OTLPTraceExporter({ url: `${backend}/v1/traces` })],
     exportQueue: { scheduledDelayMillis: 250 },
   });
 }

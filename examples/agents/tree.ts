@@ -57,28 +57,61 @@ export function checkSession(all: CollectedSpan[], expected: SessionExpectation)
   return problems;
 }
 
+/** One span in tree order: its parent in the session (if any), depth, and whether it is the last child. */
+export interface TreeRow {
+  span: CollectedSpan;
+  parent: CollectedSpan | undefined;
+  depth: number;
+  /** For each ancestor level below the root, whether that ancestor was a last child (no guide line). */
+  lastAtLevel: boolean[];
+}
+
+/**
+ * The session's spans depth first, children in start order. A span whose parent is not in the
+ * session (an orphan) is shown as another root, so nothing is hidden from the reader.
+ */
+export function treeRows(all: CollectedSpan[], sessionId: string): TreeRow[] {
+  const spans = sessionSpans(all, sessionId);
+  const ids = new Set(spans.map((s) => s.spanId));
+  const children = new Map<string | undefined, CollectedSpan[]>();
+  for (const s of spans) {
+    const parent = s.parentSpanId !== undefined && ids.has(s.parentSpanId) ? s.parentSpanId : undefined;
+    children.set(parent, [...(children.get(parent) ?? []), s]);
+  }
+  const rows: TreeRow[] = [];
+  const walk = (span: CollectedSpan, parent: CollectedSpan | undefined, lastAtLevel: boolean[]) => {
+    rows.push({ span, parent, depth: lastAtLevel.length, lastAtLevel });
+    const kids = children.get(span.spanId) ?? [];
+    kids.forEach((k, i) => walk(k, span, [...lastAtLevel, i === kids.length - 1]));
+  };
+  for (const root of children.get(undefined) ?? []) walk(root, undefined, []);
+  return rows;
+}
+
+/** The transport label of a span that crosses services from its parent, else undefined. */
+export function crossingHop(row: TreeRow): string | undefined {
+  return row.parent !== undefined && row.parent.service !== row.span.service ? hopLabel(row.span) : undefined;
+}
+
+/** True for a span that joined its session at the root rather than under its caller. */
+export function isRejoined(span: CollectedSpan): boolean {
+  return span.attributes['agentops.hop.shape'] === 'rejoin';
+}
+
 /** The session as an indented tree: service, span, kind, duration, and the hop between services. */
 export function renderSessionTree(all: CollectedSpan[], sessionId: string): string {
   const spans = sessionSpans(all, sessionId);
-  const children = new Map<string | undefined, CollectedSpan[]>();
-  const ids = new Set(spans.map((s) => s.spanId));
-  for (const s of spans) {
-    const parent = s.parentSpanId !== undefined && ids.has(s.parentSpanId) ? s.parentSpanId : undefined;
-    const list = children.get(parent) ?? [];
-    list.push(s);
-    children.set(parent, list);
-  }
   const width = Math.max(...spans.map((s) => s.service.length), 7);
-  const lines: string[] = [];
-  const walk = (span: CollectedSpan, prefix: string, last: boolean, parent: CollectedSpan | undefined) => {
-    const branch = parent === undefined ? '' : last ? '└─ ' : '├─ ';
-    const crossed = parent !== undefined && parent.service !== span.service ? `[${hopLabel(span)}] ` : '';
-    const rejoin = span.attributes['agentops.hop.shape'] === 'rejoin' ? ' (rejoined, linked to its producer)' : '';
-    lines.push(`  ${span.service.padEnd(width)}  ${prefix}${branch}${crossed}${span.name}  · ${span.kind} · ${ms(span)}${rejoin}`);
-    const kids = children.get(span.spanId) ?? [];
-    kids.forEach((k, i) => walk(k, parent === undefined ? prefix : prefix + (last ? '   ' : '│  '), i === kids.length - 1, span));
-  };
-  for (const root of children.get(undefined) ?? []) walk(root, '', true, undefined);
+  const lines = treeRows(all, sessionId).map((row) => {
+    const { span, lastAtLevel } = row;
+    // Guides for the ancestors below the root, then this span's own branch.
+    const guides = lastAtLevel.slice(0, -1).map((last) => (last ? '   ' : '│  ')).join('');
+    const branch = lastAtLevel.length === 0 ? '' : lastAtLevel[lastAtLevel.length - 1] ? '└─ ' : '├─ ';
+    const hop = crossingHop(row);
+    const crossed = hop === undefined ? '' : `[${hop}] `;
+    const rejoin = isRejoined(span) ? ' (rejoined, linked to its producer)' : '';
+    return `  ${span.service.padEnd(width)}  ${guides}${branch}${crossed}${span.name}  · ${span.kind} · ${ms(span)}${rejoin}`;
+  });
   const services = [...new Set(spans.map((s) => s.service))];
   const perService = services.map((svc) => `${svc} ${spans.filter((s) => s.service === svc).length}`).join(', ');
   return [`session ${sessionId}: ${spans.length} spans (${perService})`, ...lines].join('\n');

@@ -1,8 +1,8 @@
 /** writer (BullMQ worker): writes up a sub-task and reports to the gateway over HTTP. */
 import { Worker } from 'bullmq';
-import { withAgent } from '../../src/index.js';
-import { sessionTelemetry } from '../../adapters/bullmq/index.js';
-import { sessionFetch } from '../../adapters/http/index.js';
+import { withAgent } from 'agentops-propagation';
+import { sessionTelemetry } from 'agentops-propagation/bullmq';
+import { sessionFetch } from 'agentops-propagation/http';
 import { announceReady, llm, onShutdown, requiredEnv, startTelemetry, WRITER_QUEUE } from './shared.js';
 
 const telemetry = startTelemetry('writer');
