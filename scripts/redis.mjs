@@ -91,9 +91,7 @@ export function probeRedis(target, timeoutMs = 2_000) {
     socket.setTimeout(timeoutMs, () => finish({ ok: false, reachable, error: `no reply within ${timeoutMs} ms` }));
     socket.once(target.tls ? 'secureConnect' : 'connect', () => {
       reachable = true;
-      const auth = target.password
-        ? resp('AUTH', ...(target.username ? [target.username] : []), target.password)
-        : '';
+      const auth = target.password ? resp('AUTH', ...(target.username ? [target.username] : []), target.password) : '';
       socket.write(`${auth}${resp('PING')}`);
     });
     socket.setEncoding('utf8');
@@ -147,14 +145,20 @@ async function startLocked(target, log) {
   }
 
   const args = [
-    '--bind', '127.0.0.1',
-    '--port', String(target.port),
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(target.port),
     // Test data is disposable: no RDB snapshots, no AOF, nothing written to disk.
-    '--save', '',
-    '--appendonly', 'no',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
     // We manage the process (pid file, log, process group); redis must stay in the foreground.
-    '--daemonize', 'no',
-    '--dir', dir,
+    '--daemonize',
+    'no',
+    '--dir',
+    dir,
     ...(target.password ? ['--requirepass', target.password] : []),
   ];
   fs.mkdirSync(dir, { recursive: true });
@@ -192,9 +196,7 @@ async function startLocked(target, log) {
  */
 export async function stopRedis({ log = defaultLog, port } = {}) {
   const ports =
-    port !== undefined
-      ? [port]
-      : (fs.existsSync(dir) ? fs.readdirSync(dir) : []).flatMap((f) => /^redis-(\d+)\.pid$/.exec(f)?.[1] ?? []);
+    port !== undefined ? [port] : (fs.existsSync(dir) ? fs.readdirSync(dir) : []).flatMap((f) => /^redis-(\d+)\.pid$/.exec(f)?.[1] ?? []);
   let stopped = false;
   for (const p of ports) {
     if (await stopOwned({ pidFile: files(p).pid, markers: markers(p), timeoutMs: 10_000, log })) stopped = true;

@@ -107,13 +107,11 @@ async function main([command]) {
       const { results, failures } = await servicesUp();
       for (const [name, r] of Object.entries(results)) {
         console.log(
-          r.started
-            ? `${name}: started at ${r.address} in ${r.seconds.toFixed(1)}s`
-            : `${name}: already answering at ${r.address}`,
+          r.started ? `${name}: started at ${r.address} in ${r.seconds.toFixed(1)}s` : `${name}: already answering at ${r.address}`,
         );
       }
       for (const [name, err] of Object.entries(failures)) {
-        console.error(`${name}: FAILED\n${err instanceof ServiceError ? err.message : err?.stack ?? err}`);
+        console.error(`${name}: FAILED\n${err instanceof ServiceError ? err.message : (err?.stack ?? err)}`);
       }
       if (Object.keys(failures).length > 0) return 1;
       console.log(

@@ -9,7 +9,11 @@ import { startOutboundHop as startOutboundHopImpl } from './hop/outbound.js';
 import { runInboundHop as runInboundHopImpl } from './hop/run.js';
 import type * as hop from './hop/types.js';
 import { resolveShape as resolveShapeImpl, resolveTrust as resolveTrustImpl } from './policy/trust.js';
-import { CountingExportQueue as CountingExportQueueImpl, type ExportQueueOptions as ExportQueueOptionsImpl, type ExportQueueStats as ExportQueueStatsImpl } from './sdk/export-queue.js';
+import {
+  CountingExportQueue as CountingExportQueueImpl,
+  type ExportQueueOptions as ExportQueueOptionsImpl,
+  type ExportQueueStats as ExportQueueStatsImpl,
+} from './sdk/export-queue.js';
 import { resolveOtlpEndpoint as resolveOtlpEndpointImpl } from './sdk/otlp.js';
 import { getSessionEntry as getSessionEntryImpl } from './session/context.js';
 import type { SessionEntry as SessionEntryImpl } from './session/entry.js';

@@ -6,7 +6,14 @@
  * writing their own adapter in `/hop`.
  */
 export { init, type InitHandle, type InitOptions, type InitStats } from './sdk/init.js';
-export { sessionContext, startSession, withSession, type Session, type SessionEndState, type StartSessionOptions } from './session/session.js';
+export {
+  sessionContext,
+  startSession,
+  withSession,
+  type Session,
+  type SessionEndState,
+  type StartSessionOptions,
+} from './session/session.js';
 export { getSessionId } from './session/context.js';
 export { isValidSessionId, SESSION_BAGGAGE_KEY } from './session/entry.js';
 export {

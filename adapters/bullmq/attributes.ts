@@ -39,7 +39,7 @@ const OPERATION_TYPES: Readonly<Record<string, MessagingSpanInfo['operationType'
 };
 
 /** The messaging system name. */
-export const MESSAGING_SYSTEM = 'bullmq';
+const MESSAGING_SYSTEM = 'bullmq';
 
 /** A job id as BullMQ gives it (a string, or a number from older producers), else undefined. */
 export function jobIdOf(value: unknown): string | undefined {
@@ -70,7 +70,7 @@ export function operationSpanName(queueName: string, operation: string): string 
 }
 
 function isAttributeValue(value: unknown): value is AttributeValue {
-  return (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || Array.isArray(value));
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || Array.isArray(value);
 }
 
 /** BullMQ's attributes as they go on our spans: valid values only, payloads only when asked for. */

@@ -17,7 +17,8 @@ function withOptsEverywhere(node: unknown, depth: number): unknown {
   const source = node as FlowNode;
   const copy: FlowNode = { ...source };
   if (source.opts === undefined || source.opts === null) copy.opts = {};
-  if (Array.isArray(source.children)) copy.children = source.children.map((child) => withOptsEverywhere(child, depth + 1)) as FlowNode['children'];
+  if (Array.isArray(source.children))
+    copy.children = source.children.map((child) => withOptsEverywhere(child, depth + 1)) as FlowNode['children'];
   return copy;
 }
 
@@ -37,7 +38,12 @@ function copied<T>(flow: T): T {
  * it; the flows passed in are copied, never modified. Calling it twice is harmless.
  */
 export function instrumentFlowProducer<P extends FlowProducer>(flowProducer: P): P {
-  if (typeof flowProducer !== 'object' || flowProducer === null || typeof flowProducer.add !== 'function' || typeof flowProducer.addBulk !== 'function') {
+  if (
+    typeof flowProducer !== 'object' ||
+    flowProducer === null ||
+    typeof flowProducer.add !== 'function' ||
+    typeof flowProducer.addBulk !== 'function'
+  ) {
     throw new TypeError('agentops-propagation: instrumentFlowProducer needs a BullMQ FlowProducer');
   }
   const marked = flowProducer as P & { [INSTRUMENTED]?: true };

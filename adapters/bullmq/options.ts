@@ -1,5 +1,14 @@
 import type { TextMapPropagator } from '@opentelemetry/api';
-import { booleanOption, enumOption, keyringOption, optionsObject, policyTable, propagatorOption, shapeOption, trustOption } from '../../src/policy/options.js';
+import {
+  booleanOption,
+  enumOption,
+  keyringOption,
+  optionsObject,
+  policyTable,
+  propagatorOption,
+  shapeOption,
+  trustOption,
+} from '../../src/policy/options.js';
 import type { SigningKeyOption, SigningKeyring } from '../../src/policy/signing.js';
 import type { ShapeOption, TrustOption } from '../../src/policy/trust.js';
 

@@ -45,13 +45,19 @@ function hopOptions(job: ProcessableJob, settings: BullMQSettings): InboundHopOp
   }
   if (jobName !== undefined) attributes[BULLMQ_ATTR.jobName] = jobName;
   const attemptsMade = job.attemptsMade;
-  if (typeof attemptsMade === 'number' && Number.isInteger(attemptsMade) && attemptsMade >= 0) attributes[ATTEMPT_ATTRIBUTE] = attemptsMade + 1;
-  const options = jobHopOptions({ queueName, jobId, jobName, scheduled }, parseJobMetadata(storedMetadata(job.opts)), settings.forQueue(queueName), {
-    name: operationSpanName(queueName, 'process') ?? 'process',
-    kind: SpanKind.CONSUMER,
-    attributes,
-    propagator: settings.propagator,
-  });
+  if (typeof attemptsMade === 'number' && Number.isInteger(attemptsMade) && attemptsMade >= 0)
+    attributes[ATTEMPT_ATTRIBUTE] = attemptsMade + 1;
+  const options = jobHopOptions(
+    { queueName, jobId, jobName, scheduled },
+    parseJobMetadata(storedMetadata(job.opts)),
+    settings.forQueue(queueName),
+    {
+      name: operationSpanName(queueName, 'process') ?? 'process',
+      kind: SpanKind.CONSUMER,
+      attributes,
+      propagator: settings.propagator,
+    },
+  );
   const mark: JobHopMark = { queueName, jobId };
   return { ...options, parentContext: otelContext.active().setValue(JOB_HOP_KEY, mark) } as InboundHopOptions<unknown>;
 }
@@ -71,8 +77,7 @@ export function withJobContext<J extends ProcessableJob, Rest extends unknown[],
   const settings = bullmqSettings(options, 'withJobContext');
   const wrapped = async function (this: unknown, job: J, ...rest: Rest): Promise<Awaited<R>> {
     const running = jobHopOf(otelContext.active());
-    const self = this;
-    const run = async (): Promise<Awaited<R>> => await processor.call(self, job, ...rest);
+    const run = async (): Promise<Awaited<R>> => await processor.call(this, job, ...rest);
     if (running !== undefined && running.jobId === jobIdOf(job?.id)) return run();
     let options: InboundHopOptions<unknown>;
     try {

@@ -29,7 +29,13 @@ import {
   type TimeInput,
 } from '@opentelemetry/api';
 import type { ContextManager, Span as BullMQSpan, SpanOptions as BullMQSpanOptions, Telemetry, Tracer as BullMQTracer } from 'bullmq';
-import { emptyJobMetadata, formatJobMetadata, jobMetadataSetter, parseJobMetadata, type JobMetadataCarrier } from '../../src/carriers/job-metadata.js';
+import {
+  emptyJobMetadata,
+  formatJobMetadata,
+  jobMetadataSetter,
+  parseJobMetadata,
+  type JobMetadataCarrier,
+} from '../../src/carriers/job-metadata.js';
 import { deferredContext } from '../../src/hop/deferred-context.js';
 import { guard } from '../../src/base/diag.js';
 import { resolveInbound } from '../../src/hop/decide.js';
@@ -59,7 +65,13 @@ interface PendingMetadata {
 /** The queue each of our producer spans adds to, so that `getMetadata` signs with that queue's key. */
 const producerQueues = new WeakMap<Span, string>();
 
-const SPAN_KINDS: ReadonlySet<unknown> = new Set([SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER]);
+const SPAN_KINDS: ReadonlySet<unknown> = new Set([
+  SpanKind.INTERNAL,
+  SpanKind.SERVER,
+  SpanKind.CLIENT,
+  SpanKind.PRODUCER,
+  SpanKind.CONSUMER,
+]);
 
 function errorMessage(exception: unknown): string {
   if (typeof exception === 'string') return exception;
@@ -147,7 +159,8 @@ class SessionJobSpan implements BullMQSpan<Context> {
       const kept = attributes === undefined ? undefined : keptAttributes(attributes, this.settings.recordPayloads);
       span.addEvent(name, kept, time);
       // BullMQ reports a failed attempt only as this event; the span's status should say it too.
-      if (name === 'job failed') span.setStatus({ code: SpanStatusCode.ERROR, message: String(attributes?.[BULLMQ_ATTR.failedReason] ?? 'job failed') });
+      if (name === 'job failed')
+        span.setStatus({ code: SpanStatusCode.ERROR, message: String(attributes?.[BULLMQ_ATTR.failedReason] ?? 'job failed') });
     });
   }
 
@@ -220,7 +233,11 @@ class SessionJobSpan implements BullMQSpan<Context> {
     }
     // BullMQ's other spans of a job (getNextJob) follow the job's placement without being a hop.
     const resolved = resolveInbound(options);
-    this.span = tracer().startSpan(options.spanName, { kind: this.kind, attributes, links: resolved.links, root: resolved.root }, resolved.parentContext);
+    this.span = tracer().startSpan(
+      options.spanName,
+      { kind: this.kind, attributes, links: resolved.links, root: resolved.root },
+      resolved.parentContext,
+    );
     this.jobContext = trace.setSpan(resolved.parentContext, this.span);
   }
 }
@@ -252,6 +269,8 @@ class SessionJobTracer implements BullMQTracer<Context> {
 class SessionJobContextManager implements ContextManager<Context> {
   constructor(private readonly settings: BullMQSettings) {}
 
+  // BullMQ's ContextManager declares `with` over any function; its signature is kept as declared.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   with<A extends (...args: any[]) => any>(ctx: Context, fn: A): ReturnType<A> {
     return otelContext.with(ctx, fn);
   }

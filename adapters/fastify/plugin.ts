@@ -45,7 +45,18 @@ type HookHolder = { [HTTP_SERVER_HOP]?: HttpServerHop | null };
 type Done = (err?: Error | null, value?: unknown) => void;
 
 /** Route-level hooks whose first argument is the request. */
-const ROUTE_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'preSerialization', 'onSend', 'onResponse', 'onError', 'onTimeout', 'onRequestAbort'] as const;
+const ROUTE_HOOKS = [
+  'onRequest',
+  'preParsing',
+  'preValidation',
+  'preHandler',
+  'preSerialization',
+  'onSend',
+  'onResponse',
+  'onError',
+  'onTimeout',
+  'onRequestAbort',
+] as const;
 /** Marks a function we wrapped, so that a route added twice (HEAD routes) is not wrapped twice. */
 const WRAPPED = Symbol('agentops-propagation.wrapped');
 
@@ -92,7 +103,8 @@ function wrapRoute(routeOptions: RouteOptions): void {
     const hooks = options[name];
     // A malformed hook is left as is, for Fastify to reject with its own error.
     if (typeof hooks === 'function') options[name] = bindToRequest(hooks as AnyFunction, 0);
-    else if (Array.isArray(hooks)) options[name] = hooks.map((h: unknown) => (typeof h === 'function' ? bindToRequest(h as AnyFunction, 0) : h));
+    else if (Array.isArray(hooks))
+      options[name] = hooks.map((h: unknown) => (typeof h === 'function' ? bindToRequest(h as AnyFunction, 0) : h));
   }
 }
 
@@ -119,13 +131,17 @@ const registerSessionPlugin: FastifyPluginCallback<SessionPluginOptions> = (fast
   try {
     // Fastify adds its own keys (prefix, logLevel...) to plugin options; only ours are read.
     const { trust, shape, signingKey, adoptExistingSpan, propagator } = options ?? {};
-    config = resolveHttpServerOptions<FastifyRequest>({ trust, shape, signingKey, adoptExistingSpan, propagator } as SessionPluginOptions, 'sessionPlugin');
+    config = resolveHttpServerOptions<FastifyRequest>(
+      { trust, shape, signingKey, adoptExistingSpan, propagator } as SessionPluginOptions,
+      'sessionPlugin',
+    );
   } catch (err) {
     done(err as Error);
     return;
   }
   const instance = fastify as FastifyInstance;
-  if (!instance.hasRequestDecorator(HTTP_SERVER_HOP as unknown as string)) instance.decorateRequest(HTTP_SERVER_HOP as unknown as string, null);
+  if (!instance.hasRequestDecorator(HTTP_SERVER_HOP as unknown as string))
+    instance.decorateRequest(HTTP_SERVER_HOP as unknown as string, null);
 
   let orderChecked = false;
   instance.addHook('onRequest', function agentopsStartHop(request: FastifyRequest, reply: FastifyReply, next: () => void) {
@@ -138,7 +154,9 @@ const registerSessionPlugin: FastifyPluginCallback<SessionPluginOptions> = (fast
       // @fastify/otel runs handlers in a context it saved before our hook ran: registered first,
       // it hides the session from every handler.
       if (activeInstrumentationSpan(['@fastify/otel']) !== undefined) {
-        log.warn('sessionPlugin is registered after @fastify/otel: register sessionPlugin first, or route handlers will not see the session');
+        log.warn(
+          'sessionPlugin is registered after @fastify/otel: register sessionPlugin first, or route handlers will not see the session',
+        );
       }
     }
     const route = routeOf(request);

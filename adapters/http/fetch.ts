@@ -40,7 +40,10 @@ function networkError(message: string): TypeError {
 }
 
 function isReplayable(body: unknown): boolean {
-  return !(typeof ReadableStream === 'function' && body instanceof ReadableStream) && !(typeof body === 'object' && body !== null && Symbol.asyncIterator in body);
+  return (
+    !(typeof ReadableStream === 'function' && body instanceof ReadableStream) &&
+    !(typeof body === 'object' && body !== null && Symbol.asyncIterator in body)
+  );
 }
 
 interface CallState {
@@ -136,7 +139,12 @@ export function sessionFetch(fetchImpl?: FetchFunction, options?: SessionFetchOp
 }
 
 /** Init for a redirect hop: the caller's options (signal, dispatcher...) with this hop's method, headers, body. */
-function followInit(init: RequestInit | undefined, request: Request | undefined, state: CallState, headers: Record<string, string>): RequestInit {
+function followInit(
+  init: RequestInit | undefined,
+  request: Request | undefined,
+  state: CallState,
+  headers: Record<string, string>,
+): RequestInit {
   const out: RequestInit & { duplex?: string } = { ...init, method: state.method, headers, redirect: 'manual' };
   if (init?.signal === undefined && request !== undefined) out.signal = request.signal;
   if (state.body === undefined && state.replay !== undefined) {
@@ -163,7 +171,10 @@ async function nextHop(state: CallState, response: Response, location: string, r
   if (redirects + 1 > maxRedirects) throw networkError('redirect count exceeded');
   const status = response.status;
   const hasBody = (state.body !== undefined && state.body !== null) || state.replay !== undefined;
-  if ((status === 303 && state.method !== 'GET' && state.method !== 'HEAD') || ((status === 301 || status === 302) && state.method === 'POST')) {
+  if (
+    (status === 303 && state.method !== 'GET' && state.method !== 'HEAD') ||
+    ((status === 301 || status === 302) && state.method === 'POST')
+  ) {
     state.method = 'GET';
     state.body = undefined;
     state.replay = undefined;

@@ -10,7 +10,11 @@ import { addFields, outboundHop, settingsFor, type InjectSessionHeadersOptions }
  * `overrideTraceparent`. Starts no span: the caller's active span is the parent the target sees.
  * Malformed input is logged and left out; only invalid options throw (a TypeError).
  */
-export function injectSessionHeaders(headers: HttpHeaders | null | undefined, url: string | URL, options?: InjectSessionHeadersOptions): Record<string, string> {
+export function injectSessionHeaders(
+  headers: HttpHeaders | null | undefined,
+  url: string | URL,
+  options?: InjectSessionHeadersOptions,
+): Record<string, string> {
   const settings = settingsFor(options);
   let out: Record<string, string> = {};
   try {

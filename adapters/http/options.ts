@@ -70,7 +70,12 @@ export function settingsFor(options: InjectSessionHeadersOptions | undefined): O
   return settings;
 }
 
-export function outboundHop(settings: OutboundSettings, spanName: string, startSpan: boolean, attributes?: ReturnType<typeof clientRequestAttributes>): OutboundHop {
+export function outboundHop(
+  settings: OutboundSettings,
+  spanName: string,
+  startSpan: boolean,
+  attributes?: ReturnType<typeof clientRequestAttributes>,
+): OutboundHop {
   return startOutboundHop({
     spanName,
     kind: SpanKind.CLIENT,

@@ -30,7 +30,9 @@ function messageAttributes(message: { key?: unknown; value?: unknown } | undefin
 
 /** Attributes of a PRODUCER span covering `messages` sent to `topic`. */
 export function producerAttributes(topic: string, messages: readonly unknown[]): Attributes {
-  const partitions = new Set(messages.map((m) => (m !== null && typeof m === 'object' ? (m as { partition?: unknown }).partition : undefined)));
+  const partitions = new Set(
+    messages.map((m) => (m !== null && typeof m === 'object' ? (m as { partition?: unknown }).partition : undefined)),
+  );
   const [only] = partitions;
   const attributes = messagingAttributes({
     system: SYSTEM,
@@ -71,7 +73,12 @@ export function consumerAttributes(
 }
 
 /** Attributes of the CONSUMER span of an eachBatch call. */
-export function batchAttributes(topic: string, partition: number | undefined, messageCount: number, groupId: string | undefined): Attributes {
+export function batchAttributes(
+  topic: string,
+  partition: number | undefined,
+  messageCount: number,
+  groupId: string | undefined,
+): Attributes {
   return messagingAttributes({
     system: SYSTEM,
     destination: topic,
@@ -86,7 +93,10 @@ export function batchAttributes(topic: string, partition: number | undefined, me
 /** Attributes learnt from kafkajs' RecordMetadata once a send settled. */
 export function resultAttributes(topic: string, messageCount: number, result: unknown): Attributes {
   if (!Array.isArray(result)) return {};
-  const entries = result.filter((r): r is { topicName: string; partition: unknown; baseOffset?: unknown } => r !== null && typeof r === 'object' && r.topicName === topic);
+  const entries = result.filter(
+    (r): r is { topicName: string; partition: unknown; baseOffset?: unknown } =>
+      r !== null && typeof r === 'object' && r.topicName === topic,
+  );
   // Several partitions: which message went where is not reported, so none is claimed.
   if (entries.length !== 1) return {};
   const entry = entries[0]!;

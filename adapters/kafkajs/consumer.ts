@@ -44,7 +44,11 @@ function startEachMessageHop(payload: EachMessagePayload, settings: ConsumerSett
   return hop;
 }
 
-function wrapEachMessage(handler: Handler<EachMessagePayload>, settings: ConsumerSettings, groupId: () => string | undefined): Handler<EachMessagePayload> {
+function wrapEachMessage(
+  handler: Handler<EachMessagePayload>,
+  settings: ConsumerSettings,
+  groupId: () => string | undefined,
+): Handler<EachMessagePayload> {
   return function eachMessage(this: unknown, payload) {
     let hop: InboundHop | undefined;
     try {
@@ -52,8 +56,7 @@ function wrapEachMessage(handler: Handler<EachMessagePayload>, settings: Consume
     } catch (err) {
       log.warn('kafka: eachMessage context unavailable; handler runs without it', err as Error);
     }
-    const self = this;
-    return hop === undefined ? handler.call(self, payload) : runInHop(hop, () => handler.call(self, payload));
+    return hop === undefined ? handler.call(this, payload) : runInHop(hop, () => handler.call(this, payload));
   };
 }
 
@@ -62,7 +65,11 @@ function wrapEachMessage(handler: Handler<EachMessagePayload>, settings: Consume
  * message context once, up to `maxBatchLinks`. Each message's decision is made here, once, and
  * reused by the per-message span `withMessageContext` starts.
  */
-function startBatchHop(payload: EachBatchPayload, settings: ConsumerSettings, groupId: string | undefined): { hop: InboundHop; payload: InstrumentedEachBatchPayload } {
+function startBatchHop(
+  payload: EachBatchPayload,
+  settings: ConsumerSettings,
+  groupId: string | undefined,
+): { hop: InboundHop; payload: InstrumentedEachBatchPayload } {
   const { batch } = payload;
   const topic = batch.topic;
   const messages: readonly KafkaMessage[] = Array.isArray(batch.messages) ? batch.messages : [];
@@ -70,13 +77,19 @@ function startBatchHop(payload: EachBatchPayload, settings: ConsumerSettings, gr
   const policy = settings.policyFor(topic);
   const links: Link[] = [];
   const seen = new Set<string>();
-  let batchHop: InboundHop | undefined;
+  // The messages' hops link the batch span, which starts after them: they read it when they start.
+  const started: { hop?: InboundHop } = {};
   for (const message of messages) {
     const resolved = resolveMessage(origin, message, policy, 'batch');
     rememberDelivery(message, {
       start: () => {
-        const batchSpan = batchHop?.span.spanContext();
-        return startMessageHop(origin, message, resolved, batchSpan === undefined ? undefined : [{ context: batchSpan, attributes: { [ATTR.linkType]: 'batch' } }]);
+        const batchSpan = started.hop?.span.spanContext();
+        return startMessageHop(
+          origin,
+          message,
+          resolved,
+          batchSpan === undefined ? undefined : [{ context: batchSpan, attributes: { [ATTR.linkType]: 'batch' } }],
+        );
       },
     });
     const link = messageLink(resolved);
@@ -88,19 +101,27 @@ function startBatchHop(payload: EachBatchPayload, settings: ConsumerSettings, gr
   }
   const dropped = seen.size - links.length;
   if (dropped > 0) log.debug(`kafka: eachBatch span keeps ${links.length} links; ${dropped} more message contexts only counted`);
-  batchHop = startInboundHop({
+  const batchHop = startInboundHop({
     carrier: undefined,
     getter: kafkaHeaderGetter,
     spanName: messagingSpanName('process', topic),
     kind: SpanKind.CONSUMER,
-    attributes: { ...batchAttributes(topic, batch.partition, messages.length, groupId), ...(dropped > 0 ? { [LINKS_DROPPED_ATTRIBUTE]: dropped } : {}) },
+    attributes: {
+      ...batchAttributes(topic, batch.partition, messages.length, groupId),
+      ...(dropped > 0 ? { [LINKS_DROPPED_ATTRIBUTE]: dropped } : {}),
+    },
     trust: 'trust',
     links,
   });
+  started.hop = batchHop;
   return { hop: batchHop, payload: { ...payload, withMessageContext } };
 }
 
-function wrapEachBatch(handler: Handler<InstrumentedEachBatchPayload>, settings: ConsumerSettings, groupId: () => string | undefined): Handler<EachBatchPayload> {
+function wrapEachBatch(
+  handler: Handler<InstrumentedEachBatchPayload>,
+  settings: ConsumerSettings,
+  groupId: () => string | undefined,
+): Handler<EachBatchPayload> {
   return function eachBatch(this: unknown, payload) {
     let started: ReturnType<typeof startBatchHop> | undefined;
     try {
@@ -108,10 +129,9 @@ function wrapEachBatch(handler: Handler<InstrumentedEachBatchPayload>, settings:
     } catch (err) {
       log.warn('kafka: eachBatch context unavailable; handler runs without it', err as Error);
     }
-    const self = this;
-    if (started === undefined) return handler.call(self, { ...payload, withMessageContext });
+    if (started === undefined) return handler.call(this, { ...payload, withMessageContext });
     const augmented = started.payload;
-    return runInHop(started.hop, () => handler.call(self, augmented));
+    return runInHop(started.hop, () => handler.call(this, augmented));
   };
 }
 
@@ -153,8 +173,10 @@ export function instrumentConsumer<C extends Consumer>(consumer: C, options?: In
     try {
       if (isObject(config)) {
         const copy: AnyRecord = { ...config };
-        if (typeof config.eachMessage === 'function') copy.eachMessage = wrapEachMessage(config.eachMessage as Handler<EachMessagePayload>, settings, groupId);
-        if (typeof config.eachBatch === 'function') copy.eachBatch = wrapEachBatch(config.eachBatch as Handler<InstrumentedEachBatchPayload>, settings, groupId);
+        if (typeof config.eachMessage === 'function')
+          copy.eachMessage = wrapEachMessage(config.eachMessage as Handler<EachMessagePayload>, settings, groupId);
+        if (typeof config.eachBatch === 'function')
+          copy.eachBatch = wrapEachBatch(config.eachBatch as Handler<InstrumentedEachBatchPayload>, settings, groupId);
         wrapped = copy as ConsumerRunConfig;
       }
     } catch (err) {

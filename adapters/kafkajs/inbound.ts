@@ -38,7 +38,12 @@ function spanName(topic: string | undefined): string {
  * `mode` picks the shape option and its default: 'message' (eachMessage, parent) or 'batch'
  * (withMessageContext, rejoin: a batch mixes sessions, and each message's work belongs in its own).
  */
-export function resolveMessage(origin: MessageOrigin, message: KafkaMessage, policy: InboundPolicy, mode: 'message' | 'batch'): ResolvedInbound {
+export function resolveMessage(
+  origin: MessageOrigin,
+  message: KafkaMessage,
+  policy: InboundPolicy,
+  mode: 'message' | 'batch',
+): ResolvedInbound {
   const input: KafkaInboundMessage = { topic: origin.topic ?? '', partition: origin.partition ?? -1, message };
   const fallback: ShapeMode = mode === 'message' ? 'parent' : 'rejoin';
   return resolveInbound({

@@ -1,5 +1,14 @@
 import type { KafkaMessage } from 'kafkajs';
-import { booleanOption, countOption, keyringOption, optionsObject, policyTable, shapeOption, stringOption, trustOption } from '../../src/policy/options.js';
+import {
+  booleanOption,
+  countOption,
+  keyringOption,
+  optionsObject,
+  policyTable,
+  shapeOption,
+  stringOption,
+  trustOption,
+} from '../../src/policy/options.js';
 import type { SigningKeyOption, SigningKeyring } from '../../src/policy/signing.js';
 import type { ShapeOption, TrustOption } from '../../src/policy/trust.js';
 
@@ -68,7 +77,7 @@ export interface ProducerSettings {
 }
 
 /** The OTel SDK's default span link limit. */
-export const DEFAULT_MAX_BATCH_LINKS = 128;
+const DEFAULT_MAX_BATCH_LINKS = 128;
 
 /** The policy of a topic no option names: the broker is inside the deployment. */
 export const DEFAULT_POLICY: InboundPolicy = { trust: undefined, shape: undefined, batchShape: undefined, signing: undefined };

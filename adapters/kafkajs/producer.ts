@@ -86,7 +86,12 @@ function messageCounts(groups: readonly TopicGroup[]): Map<string, number> {
  * instrumentation of the same producer (instrumentation-kafkajs) nests under it and injects the
  * same session.
  */
-function dispatch(hops: readonly ProducerHop[], groups: readonly TopicGroup[], settings: ProducerSettings, send: () => Promise<unknown>): Promise<unknown> {
+function dispatch(
+  hops: readonly ProducerHop[],
+  groups: readonly TopicGroup[],
+  settings: ProducerSettings,
+  send: () => Promise<unknown>,
+): Promise<unknown> {
   const ctx: Context = hops.length === 1 ? outboundInjectContext(hops[0]!.hop.context, settings.signing) : otelContext.active();
   let pending: Promise<unknown>;
   try {

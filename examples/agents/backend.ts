@@ -53,7 +53,10 @@ export async function collectorBackend(): Promise<TraceBackend> {
  * web UI, whose assets are not in the module; point at the trace's JSON there instead.
  */
 async function hasWebUi(url: string): Promise<boolean> {
-  const page = await fetch(url).then((r) => r.text(), () => '');
+  const page = await fetch(url).then(
+    (r) => r.text(),
+    () => '',
+  );
   return page.length > 0 && !page.includes('placeholder for the Jaeger UI');
 }
 

@@ -29,7 +29,13 @@ export interface Collector {
   close(): Promise<void>;
 }
 
-type OtlpValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: OtlpValue[] } };
+type OtlpValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: OtlpValue[] };
+};
 type OtlpAttribute = { key: string; value: OtlpValue };
 
 const KINDS = ['internal', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
@@ -59,6 +65,7 @@ function hexId(id: string | undefined, bytes: number): string | undefined {
 
 /** An OTLP/JSON traces document: an export request, or a trace as a query API returns it. */
 export interface OtlpTracesDocument {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- OTLP JSON spans, read field by field
   resourceSpans?: { resource?: { attributes?: OtlpAttribute[] }; scopeSpans?: { spans?: Record<string, any>[] }[] }[];
 }
 

@@ -96,7 +96,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 async function openBackend(): Promise<TraceBackend> {
   const jaeger = await jaegerBackend((m) => say(`  jaeger: ${m}`));
   if (jaeger !== undefined) return jaeger;
-  say('  jaeger: none running or built, so the sessions are checked against the demo\'s own OTLP collector.');
+  say("  jaeger: none running or built, so the sessions are checked against the demo's own OTLP collector.");
   say('          For a real backend: `npm run services:up` (builds Jaeger v2 once with Go, ~4 min, then starts');
   say('          it with Kafka and Redis) or `docker compose up -d jaeger`, then run the demo again.');
   return collectorBackend();
@@ -124,7 +124,10 @@ async function main(): Promise<number> {
   try {
     say('▶ infrastructure');
     try {
-      [kafka, redis] = await Promise.all([ensureKafka({ log: (m) => say(`  kafka: ${m}`) }), ensureRedis({ log: (m) => say(`  redis: ${m}`) })]);
+      [kafka, redis] = await Promise.all([
+        ensureKafka({ log: (m) => say(`  kafka: ${m}`) }),
+        ensureRedis({ log: (m) => say(`  redis: ${m}`) }),
+      ]);
       // After Kafka and Redis, so a failure there leaves no collector open behind the early return.
       backend = await openBackend();
     } catch (err) {

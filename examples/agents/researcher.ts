@@ -28,7 +28,10 @@ await consumer.run({
         withAgent('researcher', async () => {
           const task = JSON.parse(message.value?.toString('utf8') ?? '{}') as { question: string; subtask: number; of: number };
           const sources = await withTool('web-search', async () => [`source-${task.subtask}-a`, `source-${task.subtask}-b`]);
-          const notes = await llm('researcher-large', `Research sub-task ${task.subtask}/${task.of} of "${task.question}" using ${sources.join(', ')}`);
+          const notes = await llm(
+            'researcher-large',
+            `Research sub-task ${task.subtask}/${task.of} of "${task.question}" using ${sources.join(', ')}`,
+          );
           await queue.add('write', { question: task.question, subtask: task.subtask, notes, sessionId: getSessionId() });
         }),
       );

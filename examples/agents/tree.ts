@@ -38,7 +38,8 @@ export function checkSession(all: CollectedSpan[], expected: SessionExpectation)
   const roots = inTrace.filter((s) => s.parentSpanId === undefined);
   if (roots.length !== 1) problems.push(`expected one root span in trace ${id}, found ${roots.length}`);
   for (const s of inTrace) {
-    if (s.parentSpanId !== undefined && !ids.has(s.parentSpanId)) problems.push(`orphan: ${s.service} "${s.name}" has parent ${s.parentSpanId}, not in the session trace`);
+    if (s.parentSpanId !== undefined && !ids.has(s.parentSpanId))
+      problems.push(`orphan: ${s.service} "${s.name}" has parent ${s.parentSpanId}, not in the session trace`);
     if (s.attributes['agentops.session.id'] !== id) problems.push(`${s.service} "${s.name}" lacks agentops.session.id=${id}`);
   }
   // A span claiming the session from outside its trace is exactly what must not happen.
@@ -105,7 +106,10 @@ export function renderSessionTree(all: CollectedSpan[], sessionId: string): stri
   const lines = treeRows(all, sessionId).map((row) => {
     const { span, lastAtLevel } = row;
     // Guides for the ancestors below the root, then this span's own branch.
-    const guides = lastAtLevel.slice(0, -1).map((last) => (last ? '   ' : '│  ')).join('');
+    const guides = lastAtLevel
+      .slice(0, -1)
+      .map((last) => (last ? '   ' : '│  '))
+      .join('');
     const branch = lastAtLevel.length === 0 ? '' : lastAtLevel[lastAtLevel.length - 1] ? '└─ ' : '├─ ';
     const hop = crossingHop(row);
     const crossed = hop === undefined ? '' : `[${hop}] `;

@@ -69,7 +69,7 @@ export function tcpAccepts(host, port, timeoutMs = 1000) {
  * The command line of a live process, or null when it is gone. Zombies count as gone: a server
  * we spawned from this very process lingers as a zombie until libuv reaps it.
  */
-export function commandLine(pid) {
+function commandLine(pid) {
   if (!Number.isInteger(pid) || pid <= 0) return null;
   if (process.platform === 'linux') {
     try {
@@ -93,7 +93,7 @@ export function commandLine(pid) {
   }
 }
 
-export function readPidFile(pidFile) {
+function readPidFile(pidFile) {
   try {
     const pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8').trim(), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : null;

@@ -14,7 +14,7 @@ export interface SpanOutcome {
  * Semconv `error.type` of an error: its class name (`TypeError`, `KafkaJSError`), else its
  * `name`, else `_OTHER`. One rule for every span the library ends with an error.
  */
-export function errorType(error: unknown): string {
+function errorType(error: unknown): string {
   if (error instanceof Error) {
     const name = error.constructor?.name || error.name;
     if (typeof name === 'string' && name.length > 0) return name;

@@ -47,7 +47,7 @@ export function mergeSessionBaggage(existing: string, ours: string): string {
 }
 
 /** Own keys of `headers` that spell `name` in any case. */
-export function spellingsOf(headers: object, name: string): string[] {
+function spellingsOf(headers: object, name: string): string[] {
   const found: string[] = [];
   for (const key of Object.keys(headers)) if (key.length === name.length && key.toLowerCase() === name) found.push(key);
   return found;
@@ -62,8 +62,13 @@ function deleteAll(headers: Record<string, unknown>, name: string): void {
  * (a copy), by the rule of the module comment. Values of any carrier type are read as header
  * text (strings, Buffers, arrays of either).
  */
-export function mergeContextFields(headers: Record<string, unknown>, ours: Readonly<Record<string, string>>, options: ContextMergeOptions = {}): void {
-  const writeTrace = ours[TRACEPARENT] !== undefined && (options.overrideTraceparent === true || spellingsOf(headers, TRACEPARENT).length === 0);
+export function mergeContextFields(
+  headers: Record<string, unknown>,
+  ours: Readonly<Record<string, string>>,
+  options: ContextMergeOptions = {},
+): void {
+  const writeTrace =
+    ours[TRACEPARENT] !== undefined && (options.overrideTraceparent === true || spellingsOf(headers, TRACEPARENT).length === 0);
   if (writeTrace) {
     // tracestate (and B3, when a propagator writes it) belong to the traceparent they came with:
     // replace all of them or none.

@@ -10,16 +10,16 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { log } from '../base/diag.js';
 
 /** The subset of Fetch `Headers` the carrier uses (any fetch implementation's). */
-export interface HeadersLike {
+interface HeadersLike {
   get(name: string): string | null;
   forEach(callback: (value: string, name: string) => void): void;
 }
 
 /** A header tuple list: `[name, value]` pairs, as `HeadersInit` allows. */
-export type HeaderTuples = Iterable<readonly [string, string]>;
+type HeaderTuples = Iterable<readonly [string, string]>;
 
 /** Header values a plain object may hold (Node's outgoing headers allow numbers and arrays). */
-export type HeaderRecordValue = string | number | readonly string[] | undefined | null;
+type HeaderRecordValue = string | number | readonly string[] | undefined | null;
 
 /** Any header shape the carrier reads. */
 export type HttpHeaders = HeadersLike | HeaderTuples | Readonly<Record<string, HeaderRecordValue>> | IncomingHttpHeaders;
@@ -27,7 +27,12 @@ export type HttpHeaders = HeadersLike | HeaderTuples | Readonly<Record<string, H
 const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
 
 function isHeadersLike(value: unknown): value is HeadersLike {
-  return typeof value === 'object' && value !== null && typeof (value as HeadersLike).get === 'function' && typeof (value as HeadersLike).forEach === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as HeadersLike).get === 'function' &&
+    typeof (value as HeadersLike).forEach === 'function'
+  );
 }
 
 function sameName(a: unknown, lowerName: string): boolean {
@@ -161,12 +166,15 @@ export function copyHeaders(headers: HttpHeaders | null | undefined): Record<str
     headers.forEach((value, name) => appendValue(out, spelling, name, value));
   } else if (Array.isArray(headers)) {
     if (headers.length > 0 && !Array.isArray(headers[0])) {
-      for (let i = 0; i + 1 < headers.length; i += 2) if (typeof headers[i] === 'string') appendValue(out, spelling, headers[i] as string, headers[i + 1]);
+      for (let i = 0; i + 1 < headers.length; i += 2)
+        if (typeof headers[i] === 'string') appendValue(out, spelling, headers[i] as string, headers[i + 1]);
     } else {
-      for (const pair of headers as unknown[]) if (Array.isArray(pair) && typeof pair[0] === 'string') appendValue(out, spelling, pair[0], pair[1]);
+      for (const pair of headers as unknown[])
+        if (Array.isArray(pair) && typeof pair[0] === 'string') appendValue(out, spelling, pair[0], pair[1]);
     }
   } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const pair of headers as Iterable<unknown>) if (Array.isArray(pair) && typeof pair[0] === 'string') appendValue(out, spelling, pair[0], pair[1]);
+    for (const pair of headers as Iterable<unknown>)
+      if (Array.isArray(pair) && typeof pair[0] === 'string') appendValue(out, spelling, pair[0], pair[1]);
   } else {
     for (const name of Object.keys(headers)) appendValue(out, spelling, name, (headers as Record<string, unknown>)[name]);
   }

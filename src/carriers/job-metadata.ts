@@ -23,7 +23,7 @@ import { log } from '../base/diag.js';
 export const MAX_JOB_METADATA_CHARS = 16 * 1024;
 
 /** Reserved key for this library's own fields in job metadata; never read as a W3C field. */
-export const JOB_METADATA_NAMESPACE = 'agentops';
+const JOB_METADATA_NAMESPACE = 'agentops';
 
 /** The W3C fields a metadata object is expected to carry as strings. */
 const W3C_FIELDS: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'baggage']);
@@ -56,7 +56,9 @@ export function parseJobMetadata(raw: unknown): JobMetadataCarrier | undefined {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    log.warn(`job metadata dropped: JSON ${parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed}, expected an object`);
+    log.warn(
+      `job metadata dropped: JSON ${parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed}, expected an object`,
+    );
     return undefined;
   }
   // Null prototype: a `__proto__` key from JSON.parse stays an ordinary (ignored) field.
@@ -65,7 +67,8 @@ export function parseJobMetadata(raw: unknown): JobMetadataCarrier | undefined {
     if (key === JOB_METADATA_NAMESPACE) continue;
     const value = (parsed as Record<string, unknown>)[key];
     if (typeof value === 'string') carrier[key] = value;
-    else if (W3C_FIELDS.has(key)) log.warn(`job metadata field "${key}" of type ${value === null ? 'null' : typeof value} dropped; expected a string`);
+    else if (W3C_FIELDS.has(key))
+      log.warn(`job metadata field "${key}" of type ${value === null ? 'null' : typeof value} dropped; expected a string`);
   }
   return carrier;
 }

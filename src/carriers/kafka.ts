@@ -28,7 +28,7 @@ export function isHeaderRecord(value: unknown): value is KafkaHeaders {
 }
 
 /** Own keys of `headers` that spell `name` in any case; the exact spelling alone when present. */
-export function headerKeys(headers: KafkaHeaders, name: string): string[] {
+function headerKeys(headers: KafkaHeaders, name: string): string[] {
   if (hasOwn(headers, name)) return [name];
   const lower = name.toLowerCase();
   const found: string[] = [];
@@ -67,7 +67,11 @@ export const kafkaHeaderSetter: TextMapSetter<KafkaHeaders> = {
  * A new header record: the caller's headers (never modified) plus this hop's W3C `fields`,
  * combined by the one header-merge rule (carriers/header-merge.ts).
  */
-export function headersWithContext(headers: KafkaHeaders | undefined, fields: Readonly<Record<string, string>>, options: ContextMergeOptions): KafkaHeaders {
+export function headersWithContext(
+  headers: KafkaHeaders | undefined,
+  fields: Readonly<Record<string, string>>,
+  options: ContextMergeOptions,
+): KafkaHeaders {
   const out: KafkaHeaders = headers === undefined ? {} : { ...headers };
   mergeContextFields(out, fields, options);
   return out;

@@ -3,7 +3,17 @@
  * shape. Separate from span creation so that batch consumers can decide for each message without
  * starting a span.
  */
-import { context as otelContext, isSpanContextValid, propagation, trace, type Context, type Link, type SpanContext, type TextMapGetter, type TextMapPropagator } from '@opentelemetry/api';
+import {
+  context as otelContext,
+  isSpanContextValid,
+  propagation,
+  trace,
+  type Context,
+  type Link,
+  type SpanContext,
+  type TextMapGetter,
+  type TextMapPropagator,
+} from '@opentelemetry/api';
 import { guard, log } from '../base/diag.js';
 import { bump } from '../base/state.js';
 import { verifySessionEntry } from '../policy/signing.js';
@@ -15,12 +25,26 @@ import { hopKeyring, hopPropagator } from './propagator.js';
 import type { HopShape, InboundHopOptions, ResolvedInbound } from './types.js';
 
 /** A new root span in `parentContext`, linked to `links`. */
-function rootDecision(parentContext: Context, links: Link[], session: SessionEntry | undefined, caller: SpanContext | undefined, trust: TrustMode): ResolvedInbound {
+function rootDecision(
+  parentContext: Context,
+  links: Link[],
+  session: SessionEntry | undefined,
+  caller: SpanContext | undefined,
+  trust: TrustMode,
+): ResolvedInbound {
   return { parentContext, root: true, links, session, caller, trust, shape: 'root' };
 }
 
 /** A span under `parent` (the caller's span, or the session root). */
-function childDecision(ctx: Context, parent: SpanContext, links: Link[], session: SessionEntry | undefined, caller: SpanContext | undefined, trust: TrustMode, shape: HopShape): ResolvedInbound {
+function childDecision(
+  ctx: Context,
+  parent: SpanContext,
+  links: Link[],
+  session: SessionEntry | undefined,
+  caller: SpanContext | undefined,
+  trust: TrustMode,
+  shape: HopShape,
+): ResolvedInbound {
   return { parentContext: trace.setSpanContext(ctx, parent), root: false, links, session, caller, trust, shape };
 }
 
@@ -50,7 +74,15 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
   }
 
   // The propagator may be the user's: guarded, like every hook.
-  const extracted = guard('inbound extract failed; the input is treated as carrying no context', clean, extractWith, hopPropagator(options.propagator), clean, options.carrier, options.getter as TextMapGetter);
+  const extracted = guard(
+    'inbound extract failed; the input is treated as carrying no context',
+    clean,
+    extractWith,
+    hopPropagator(options.propagator),
+    clean,
+    options.carrier,
+    options.getter as TextMapGetter,
+  );
   const callerContext = trace.getSpanContext(extracted);
   const caller = callerContext !== undefined && isSpanContextValid(callerContext) ? callerContext : undefined;
   let session = getSessionEntry(extracted);
@@ -83,7 +115,8 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
     let ctx = extracted;
     const bag = propagation.getBaggage(ctx);
     if (bag?.getEntry(SESSION_BAGGAGE_KEY) !== undefined) ctx = propagation.setBaggage(ctx, bag.removeEntry(SESSION_BAGGAGE_KEY));
-    if (caller === undefined) return rootDecision(trace.getSpan(ctx) === undefined ? ctx : trace.deleteSpan(ctx), [], session, caller, trust);
+    if (caller === undefined)
+      return rootDecision(trace.getSpan(ctx) === undefined ? ctx : trace.deleteSpan(ctx), [], session, caller, trust);
     return childDecision(ctx, caller, [], session, caller, trust, 'parent');
   }
   const ctx = contextWithSessionEntry(extracted, session);

@@ -3,7 +3,16 @@
  * instrumentation already started for this input, adopted when it has the parentage we would
  * have given ours.
  */
-import { isSpanContextValid, SpanKind, trace, type Attributes, type Context, type Link, type Span, type SpanContext } from '@opentelemetry/api';
+import {
+  isSpanContextValid,
+  SpanKind,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type SpanContext,
+} from '@opentelemetry/api';
 import { applyOutcome } from '../base/span-outcome.js';
 import { tracer } from '../base/tracer.js';
 import { ATTR } from '../session/attributes.js';

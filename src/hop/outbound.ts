@@ -2,7 +2,15 @@
  * The outbound hop: the CLIENT or PRODUCER span, and the injection of its context (with the
  * session entry permitted, and signed afresh when a key is set) into a carrier the adapter copied.
  */
-import { context as otelContext, defaultTextMapSetter, SpanKind, trace, type Context, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api';
+import {
+  context as otelContext,
+  defaultTextMapSetter,
+  SpanKind,
+  trace,
+  type Context,
+  type TextMapPropagator,
+  type TextMapSetter,
+} from '@opentelemetry/api';
 import { INJECT_FIELDS_KEY, SESSION_PERMIT_KEY, type InjectFields } from '../base/context-keys.js';
 import { guard } from '../base/diag.js';
 import { applyOutcome } from '../base/span-outcome.js';
@@ -45,7 +53,11 @@ export function startOutboundHop(options: OutboundHopOptions): OutboundHop {
   const span =
     options.startSpan === false
       ? undefined
-      : tracer().startSpan(options.spanName, { kind: options.kind ?? SpanKind.CLIENT, ...(options.attributes ? { attributes: options.attributes } : {}) }, base);
+      : tracer().startSpan(
+          options.spanName,
+          { kind: options.kind ?? SpanKind.CLIENT, ...(options.attributes ? { attributes: options.attributes } : {}) },
+          base,
+        );
   const ctx = span === undefined ? base : trace.setSpan(base, span);
   const propagator = hopPropagator(options.propagator);
   let done = false;
@@ -54,7 +66,15 @@ export function startOutboundHop(options: OutboundHopOptions): OutboundHop {
     context: ctx,
     inject(carrier, setter, fields) {
       const injected = outboundInjectContext(ctx, options.signing, fields);
-      guard('outbound inject failed; the message goes without context', undefined, injectWith, propagator, injected, carrier, (setter ?? defaultTextMapSetter) as TextMapSetter);
+      guard(
+        'outbound inject failed; the message goes without context',
+        undefined,
+        injectWith,
+        propagator,
+        injected,
+        carrier,
+        (setter ?? defaultTextMapSetter) as TextMapSetter,
+      );
     },
     fields(fields) {
       const out: Record<string, string> = {};

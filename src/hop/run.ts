@@ -24,7 +24,10 @@ export function runInHop<T>(hop: InboundHop, fn: () => T): T {
  * Inbound hop around a handler: the handler and everything it awaits run in the hop's context;
  * the span ends when it settles. Handler errors are recorded and rethrown unchanged.
  */
-export async function runInboundHop<Carrier, T>(options: InboundHopOptions<Carrier>, handler: (hop: InboundHop) => T | Promise<T>): Promise<T> {
+export async function runInboundHop<Carrier, T>(
+  options: InboundHopOptions<Carrier>,
+  handler: (hop: InboundHop) => T | Promise<T>,
+): Promise<T> {
   const hop = startInboundHop(options);
   return runInHop(hop, () => handler(hop));
 }

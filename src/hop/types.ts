@@ -2,7 +2,17 @@
  * The hop engine's public types: what an adapter passes in and gets back. The implementation
  * lives beside them (decide.ts, inbound.ts, outbound.ts, run.ts).
  */
-import type { Attributes, Context, Link, Span, SpanContext, SpanKind, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
+import type {
+  Attributes,
+  Context,
+  Link,
+  Span,
+  SpanContext,
+  SpanKind,
+  TextMapGetter,
+  TextMapPropagator,
+  TextMapSetter,
+} from '@opentelemetry/api';
 import type { InjectFields } from '../base/context-keys.js';
 import type { SpanOutcome } from '../base/span-outcome.js';
 import type { SigningKeyring } from '../policy/signing.js';

@@ -48,7 +48,10 @@ function ipv6Groups(address: string): number[] {
   const tail: number[] = [];
   const lastColon = text.lastIndexOf(':');
   if (text.indexOf('.', lastColon) >= 0) {
-    const octets = text.slice(lastColon + 1).split('.').map(Number) as [number, number, number, number];
+    const octets = text
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number) as [number, number, number, number];
     tail.push((octets[0] << 8) | octets[1], (octets[2] << 8) | octets[3]);
     text = text.slice(0, lastColon + 1) + '0:0';
   }

@@ -7,7 +7,18 @@ import type { Attributes } from '@opentelemetry/api';
 import type { IncomingMessage } from 'node:http';
 
 /** Known methods (RFC 9110, RFC 5789 PATCH, and QUERY); any other is reported as `_OTHER`. */
-const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+  'QUERY',
+]);
 
 /** Query keys whose values semconv says to redact in `url.full` (pre-signed URL credentials). */
 const REDACTED_QUERY_KEYS: ReadonlySet<string> = new Set(['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature']);
@@ -25,7 +36,7 @@ function cap(value: string, max: number): string {
  * `http.request.method_original`. Callers add to it: on Node 20 an object built by spreading
  * another and then given more keys costs microseconds per request, so nothing here spreads.
  */
-export function methodAttributes(method: unknown): Attributes {
+function methodAttributes(method: unknown): Attributes {
   const raw = typeof method === 'string' ? method : '';
   const attributes: Attributes = { 'http.request.method': KNOWN_METHODS.has(raw) ? raw : '_OTHER' };
   if (!KNOWN_METHODS.has(raw)) attributes['http.request.method_original'] = cap(raw, 64);
@@ -33,7 +44,7 @@ export function methodAttributes(method: unknown): Attributes {
 }
 
 /** The method as span names use it: the method, or `HTTP` for an unknown one. */
-export function spanMethod(method: unknown): string {
+function spanMethod(method: unknown): string {
   return typeof method === 'string' && KNOWN_METHODS.has(method) ? method : 'HTTP';
 }
 
@@ -49,7 +60,7 @@ export function clientSpanName(method: unknown): string {
 }
 
 /** Splits a `Host` header into address and port (`[v6]:port`, `name:port`, `name`). */
-export function parseHostHeader(host: unknown, defaultPort: number): { address: string; port: number } | undefined {
+function parseHostHeader(host: unknown, defaultPort: number): { address: string; port: number } | undefined {
   if (typeof host !== 'string' || host.length === 0 || host.length > MAX_HOST) return undefined;
   let address = host;
   let portText: string | undefined;
@@ -121,7 +132,7 @@ export function serverRequestAttributes(req: IncomingMessage, path: string | und
  * `url.full` as semconv wants it: credentials replaced by `REDACTED`, the values of pre-signed
  * URL signature keys redacted, no fragment (it is never sent).
  */
-export function redactedUrl(url: URL): string {
+function redactedUrl(url: URL): string {
   const copy = new URL(url.href);
   copy.hash = '';
   if (copy.username !== '') copy.username = 'REDACTED';

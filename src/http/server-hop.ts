@@ -4,7 +4,16 @@
  * semantic conventions, and its end when the response finishes or the connection closes. The
  * adapters add only how their framework runs handlers in the hop's context.
  */
-import { context as otelContext, trace, SpanKind, SpanStatusCode, type Attributes, type Context, type Span, type TextMapPropagator } from '@opentelemetry/api';
+import {
+  context as otelContext,
+  trace,
+  SpanKind,
+  SpanStatusCode,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapPropagator,
+} from '@opentelemetry/api';
 import { getRPCMetadata, RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { incomingHeaderGetter } from '../carriers/http.js';
@@ -76,7 +85,10 @@ export interface HttpServerHop {
 export const HTTP_SERVER_HOP: unique symbol = Symbol.for('agentops-propagation.http-server-hop') as never;
 
 /** Validates server adapter options; bad configuration throws a TypeError at setup time. */
-export function resolveHttpServerOptions<Request>(options: HttpServerOptions<Request> | undefined, where: string): HttpServerConfig<Request> {
+export function resolveHttpServerOptions<Request>(
+  options: HttpServerOptions<Request> | undefined,
+  where: string,
+): HttpServerConfig<Request> {
   const o = optionsObject(options, `${where} options`);
   return {
     trust: trustOption<Request>(o.trust, `${where} trust`),
@@ -100,7 +112,7 @@ export function defaultHttpTrust(req: IncomingMessage): TrustMode {
  * The server span another instrumentation made for this request: the one instrumentation-http
  * records in the RPC metadata, else an active SERVER span (@fastify/otel on its own).
  */
-export function findServerSpan(ctx: Context): Span | undefined {
+function findServerSpan(ctx: Context): Span | undefined {
   const rpc = getRPCMetadata(ctx);
   if (rpc?.type === RPCType.HTTP && rpc.span.isRecording()) return rpc.span;
   const span = trace.getSpan(ctx);
@@ -113,7 +125,12 @@ export function findServerSpan(ctx: Context): Span | undefined {
  * Never throws: on an internal failure it logs and returns undefined, and the request goes on
  * without a hop.
  */
-export function startHttpServerHop<Request>(req: IncomingMessage, res: ServerResponse, config: HttpServerConfig<Request>, input: HttpServerHopInput<Request>): HttpServerHop | undefined {
+export function startHttpServerHop<Request>(
+  req: IncomingMessage,
+  res: ServerResponse,
+  config: HttpServerConfig<Request>,
+  input: HttpServerHopInput<Request>,
+): HttpServerHop | undefined {
   try {
     const active = otelContext.active();
     const trust = resolveTrust(input.trust ?? config.trust, input.request, defaultHttpTrust(req));
@@ -175,7 +192,16 @@ export function startHttpServerHop<Request>(req: IncomingMessage, res: ServerRes
   }
 }
 
-function endHop(req: IncomingMessage, res: ServerResponse, hop: InboundHop, rpc: RPCMetadata | undefined, input: Pick<HttpServerHopInput<unknown>, 'route' | 'lateRoute'>, closed: boolean, hasError: boolean, error: unknown): void {
+function endHop(
+  req: IncomingMessage,
+  res: ServerResponse,
+  hop: InboundHop,
+  rpc: RPCMetadata | undefined,
+  input: Pick<HttpServerHopInput<unknown>, 'route' | 'lateRoute'>,
+  closed: boolean,
+  hasError: boolean,
+  error: unknown,
+): void {
   const route = input.route ?? input.lateRoute?.();
   const attributes: Attributes = {};
   const status = res.headersSent ? res.statusCode : undefined;

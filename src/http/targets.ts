@@ -52,7 +52,9 @@ function isHttpUrl(url: URL): boolean {
 
 function compileString(text: string, where: string): Matcher {
   if (text.includes('?') || text.includes('#')) {
-    throw new TypeError(`agentops-propagation: ${where} "${text}" must not contain a query or fragment: targets match origin and path only`);
+    throw new TypeError(
+      `agentops-propagation: ${where} "${text}" must not contain a query or fragment: targets match origin and path only`,
+    );
   }
   let parsed: URL;
   try {

@@ -92,7 +92,11 @@ export function signSessionEntry(entry: SessionEntry, keyring: SigningKeyring, n
 }
 
 /** Checks an inbound entry's signature against every key of the keyring. */
-export function verifySessionEntry(entry: SessionEntry, keyring: SigningKeyring, nowSeconds = Math.floor(Date.now() / 1000)): SignatureVerdict {
+export function verifySessionEntry(
+  entry: SessionEntry,
+  keyring: SigningKeyring,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): SignatureVerdict {
   const sig = entry.signature;
   if (sig === undefined) return 'unsigned';
   const parts = sig.split('.');

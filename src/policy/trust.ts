@@ -39,7 +39,14 @@ export function assertShapeOption(option: unknown, where: string): void {
  * A mode option resolved for one input. A function is user code: when it throws or returns
  * something else, `onFailure` is used and the diag logger says why.
  */
-function resolveMode<Input, M extends string>(option: M | ((input: Input) => M) | undefined, input: Input, fallback: M, modes: readonly M[], onFailure: M, what: string): M {
+function resolveMode<Input, M extends string>(
+  option: M | ((input: Input) => M) | undefined,
+  input: Input,
+  fallback: M,
+  modes: readonly M[],
+  onFailure: M,
+  what: string,
+): M {
   if (option === undefined) return fallback;
   if (typeof option !== 'function') return option;
   let mode: unknown;

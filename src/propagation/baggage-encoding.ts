@@ -150,4 +150,3 @@ export function decodeBaggageValue(value: string, start = 0, end = value.length)
   // unlike TextDecoder's default, keeps a leading U+FEFF that belongs to the value.
   return bytes.toString('utf8', 0, n);
 }
-

@@ -131,10 +131,8 @@ function parseMember(h: string, s: number, e: number): BaggageItem | undefined {
 }
 
 /** Serialized size of one member: `key=encoded;metadata`. */
-export function memberSize(item: BaggageItem): number {
-  return (
-    item.key.length + 1 + encodedLength(item.value) + (item.metadata ? 1 + item.metadata.length : 0)
-  );
+function memberSize(item: BaggageItem): number {
+  return item.key.length + 1 + encodedLength(item.value) + (item.metadata ? 1 + item.metadata.length : 0);
 }
 
 type BaggageLimits = Pick<PropagationLimits, 'maxBaggageBytes' | 'maxBaggageMembers'>;
@@ -285,11 +283,7 @@ function joinWindow(values: readonly string[], limit: number): string {
  * first, and members beyond `maxBaggageMembers` / `maxBaggageBytes` are dropped whole, never the
  * reserved member while others remain to drop.
  */
-export function serializeBaggage(
-  items: Iterable<BaggageItem>,
-  limits?: Partial<BaggageLimits>,
-  reserved?: ReservedMember,
-): string {
+export function serializeBaggage(items: Iterable<BaggageItem>, limits?: Partial<BaggageLimits>, reserved?: ReservedMember): string {
   const valid: BaggageItem[] = [];
   const seen = new Set<string>();
   let dropped = 0;

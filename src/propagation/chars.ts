@@ -1,5 +1,5 @@
 /** Code points of the W3C header grammars (traceparent, tracestate, baggage). */
-export const HTAB = 0x09;
+const HTAB = 0x09;
 export const SP = 0x20;
 export const COMMA = 0x2c;
 export const SEMI = 0x3b;

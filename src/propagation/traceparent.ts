@@ -23,7 +23,7 @@ export const FLAG_SAMPLED = 0x01;
 export const FLAG_RANDOM = 0x02;
 
 /** Length of a version-00 traceparent, and of the prefix every future version shares. */
-export const TRACEPARENT_LENGTH = 55;
+const TRACEPARENT_LENGTH = 55;
 
 const DASH = 0x2d;
 
@@ -71,11 +71,7 @@ export function parseTraceparent(value: string): ParsedTraceparent | undefined {
   if (version === 0 ? len !== TRACEPARENT_LENGTH : len > TRACEPARENT_LENGTH && value.charCodeAt(start + 55) !== DASH) {
     return undefined;
   }
-  if (
-    value.charCodeAt(start + 2) !== DASH ||
-    value.charCodeAt(start + 35) !== DASH ||
-    value.charCodeAt(start + 52) !== DASH
-  ) {
+  if (value.charCodeAt(start + 2) !== DASH || value.charCodeAt(start + 35) !== DASH || value.charCodeAt(start + 52) !== DASH) {
     return undefined;
   }
   if (!isNonZeroHex(value, start + 3, 32) || !isNonZeroHex(value, start + 36, 16)) return undefined;

@@ -14,12 +14,11 @@ import { COMMA, EQUALS, isOws, SP } from './chars.js';
 import { DEFAULT_LIMITS, resolveLimits, type PropagationLimits } from './limits.js';
 
 /** Most list members a tracestate may hold. */
-export const MAX_TRACESTATE_MEMBERS = 32;
+const MAX_TRACESTATE_MEMBERS = 32;
 const MAX_KEY_LENGTH = 256;
 const MAX_VALUE_LENGTH = 256;
 /** Entries longer than this are the first to go when a tracestate must be shortened. */
 const LONG_ENTRY_LENGTH = 128;
-
 
 function isKeyStart(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);

@@ -5,7 +5,15 @@
  * the target policy) or the user allowed it, because other libraries' instrumentations call the
  * global propagator for any destination.
  */
-import { baggageEntryMetadataFromString, propagation, type Baggage, type BaggageEntry, type Context, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import {
+  baggageEntryMetadataFromString,
+  propagation,
+  type Baggage,
+  type BaggageEntry,
+  type Context,
+  type TextMapGetter,
+  type TextMapSetter,
+} from '@opentelemetry/api';
 import { BoundedCache } from '../base/bounded-cache.js';
 import { SESSION_PERMIT_KEY } from '../base/context-keys.js';
 import { log } from '../base/diag.js';
@@ -127,7 +135,9 @@ export class SessionBaggage {
     const baggage = new OrderedBaggage(
       entries.map((item): [string, BaggageEntry] => [
         item.key,
-        item.metadata === undefined ? { value: item.value } : { value: item.value, metadata: baggageEntryMetadataFromString(item.metadata) },
+        item.metadata === undefined
+          ? { value: item.value }
+          : { value: item.value, metadata: baggageEntryMetadataFromString(item.metadata) },
       ]),
     );
     if (cacheable && dropped === 0 && !scanCut) this.parsedHeaders.set(header, { baggage, examinedBytes, examinedMembers });

@@ -73,14 +73,25 @@ export class SessionPropagator implements TextMapPropagator {
     const fields = guard('reading the context failed; nothing injected', undefined, injectFields, context);
     if (allowed(fields, 'traceparent')) {
       guard('traceparent inject failed; continuing without it', undefined, injectTraceContext, context, carrier, setter, this.limits);
-      if (this.b3Writer !== undefined) guard('B3 inject failed; continuing without it', undefined, injectB3, this.b3Writer, context, carrier, setter);
+      if (this.b3Writer !== undefined)
+        guard('B3 inject failed; continuing without it', undefined, injectB3, this.b3Writer, context, carrier, setter);
     }
-    if (allowed(fields, 'baggage')) guard('baggage inject failed; continuing without it', undefined, injectBaggage, this.baggage, context, carrier, setter);
+    if (allowed(fields, 'baggage'))
+      guard('baggage inject failed; continuing without it', undefined, injectBaggage, this.baggage, context, carrier, setter);
   }
 
   extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
-    let ctx = guard('trace context extract failed; continuing without it', undefined, extractTraceContext, context, carrier, getter, this.limits);
-    if (ctx === undefined && this.b3Reader !== undefined) ctx = guard('B3 extract failed; continuing without it', undefined, extractB3, this.b3Reader, context, carrier, getter);
+    let ctx = guard(
+      'trace context extract failed; continuing without it',
+      undefined,
+      extractTraceContext,
+      context,
+      carrier,
+      getter,
+      this.limits,
+    );
+    if (ctx === undefined && this.b3Reader !== undefined)
+      ctx = guard('B3 extract failed; continuing without it', undefined, extractB3, this.b3Reader, context, carrier, getter);
     const base = ctx ?? context;
     return guard('baggage extract failed; continuing without it', base, extractBaggage, this.baggage, base, carrier, getter);
   }

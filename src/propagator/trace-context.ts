@@ -3,7 +3,15 @@
  * keeps only the sampled bit on child spans, so the inbound flags ride in the context
  * (INBOUND_FLAGS_KEY) and the `random` bit is written again on every traceparent of that trace.
  */
-import { isSpanContextValid, trace, type Context, type SpanContext, type TextMapGetter, type TextMapSetter, type TraceState as ApiTraceState } from '@opentelemetry/api';
+import {
+  isSpanContextValid,
+  trace,
+  type Context,
+  type SpanContext,
+  type TextMapGetter,
+  type TextMapSetter,
+  type TraceState as ApiTraceState,
+} from '@opentelemetry/api';
 import { INBOUND_FLAGS_KEY, type InboundFlags } from '../base/context-keys.js';
 import { log } from '../base/diag.js';
 import { bump } from '../base/state.js';
@@ -59,7 +67,12 @@ export function injectTraceContext(context: Context, carrier: unknown, setter: T
  * The caller's span context from traceparent (+ tracestate), or undefined when there is no valid
  * traceparent (the composite then tries B3, when enabled).
  */
-export function extractTraceContext(context: Context, carrier: unknown, getter: TextMapGetter, limits: PropagationLimits): Context | undefined {
+export function extractTraceContext(
+  context: Context,
+  carrier: unknown,
+  getter: TextMapGetter,
+  limits: PropagationLimits,
+): Context | undefined {
   const raw = readField(getter, carrier, TRACEPARENT);
   if (raw === undefined || raw === null) return undefined;
   const value = readHeaderValue(raw, 'single', ID_HEADER_READ_LIMIT);

@@ -93,7 +93,10 @@ export class CountingExportQueue implements SpanProcessor {
     const batch = this.queue.splice(0, this.batchSize);
     this.inFlight = new Promise<void>((resolve) => {
       let settled = false;
-      const timer = setTimeout(() => settle({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${this.timeout} ms`) }), this.timeout);
+      const timer = setTimeout(
+        () => settle({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${this.timeout} ms`) }),
+        this.timeout,
+      );
       timer.unref();
       const settle = (result: ExportResult) => {
         if (settled) return;

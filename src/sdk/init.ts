@@ -94,14 +94,19 @@ export function init(options: InitOptions = {}): InitHandle {
   }
   const env = process.env;
   const signingKey = options.signingKey ?? env.AGENTOPS_SIGNING_KEY;
-  state.signing = signingKey === '' ? undefined : (keyringOption(signingKey, options.signingKey !== undefined ? 'init signingKey' : 'AGENTOPS_SIGNING_KEY') ?? undefined);
+  state.signing =
+    signingKey === ''
+      ? undefined
+      : (keyringOption(signingKey, options.signingKey !== undefined ? 'init signingKey' : 'AGENTOPS_SIGNING_KEY') ?? undefined);
   state.globalSessionBaggage = options.globalSessionBaggage === true;
 
   const existing = userProvider();
   if (existing !== undefined) {
     installPropagator(options.propagator);
     if (!providerHasSessionProcessor(existing)) {
-      log.warn('a TracerProvider is already registered without SessionSpanProcessor: add new SessionSpanProcessor() to its spanProcessors so spans get session.id');
+      log.warn(
+        'a TracerProvider is already registered without SessionSpanProcessor: add new SessionSpanProcessor() to its spanProcessors so spans get session.id',
+      );
     }
     const handle: InitHandle = {
       ownsProvider: false,
@@ -124,7 +129,9 @@ export function init(options: InitOptions = {}): InitHandle {
   const apiKey = options.apiKey ?? env.AGENTOPS_API_KEY;
   const url = endpoint ?? (apiKey ? AGENTOPS_OTLP_ENDPOINT : undefined);
   if (url !== undefined) {
-    const token = apiKey ? agentOpsTokenSource(apiKey, options.apiEndpoint ?? env.AGENTOPS_API_ENDPOINT ?? AGENTOPS_API_ENDPOINT) : undefined;
+    const token = apiKey
+      ? agentOpsTokenSource(apiKey, options.apiEndpoint ?? env.AGENTOPS_API_ENDPOINT ?? AGENTOPS_API_ENDPOINT)
+      : undefined;
     exporters.push(
       new OTLPTraceExporter({
         url,

@@ -21,7 +21,11 @@ export function agentOpsTokenSource(apiKey: string, apiEndpoint: string): () => 
   const url = `${apiEndpoint.replace(/\/+$/, '')}/v3/auth/token`;
   return () => {
     pending ??= (async () => {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: apiKey }) });
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ api_key: apiKey }),
+      });
       if (!response.ok) throw new Error(`AgentOps token exchange failed: HTTP ${response.status}`);
       const body = (await response.json()) as { token?: unknown };
       if (typeof body.token !== 'string' || body.token.length === 0) throw new Error('AgentOps token exchange answered without a token');

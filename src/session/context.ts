@@ -3,7 +3,14 @@
  * keeps the W3C random bit), and the span context of the session's root that rejoining hops
  * parent under.
  */
-import { baggageEntryMetadataFromString, context as otelContext, propagation, TraceFlags, type Context, type SpanContext } from '@opentelemetry/api';
+import {
+  baggageEntryMetadataFromString,
+  context as otelContext,
+  propagation,
+  TraceFlags,
+  type Context,
+  type SpanContext,
+} from '@opentelemetry/api';
 import { INBOUND_FLAGS_KEY, type InboundFlags } from '../base/context-keys.js';
 import { randomHexId } from '../base/ids.js';
 import { formatSessionEntryMetadata, isValidSessionId, parseSessionEntry, SESSION_BAGGAGE_KEY, type SessionEntry } from './entry.js';

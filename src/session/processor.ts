@@ -11,7 +11,7 @@ export interface SessionSpanProcessorOptions {
 }
 
 /** Marks our processor so that `init` recognises it in a provider built by another copy of the package. */
-export const SESSION_PROCESSOR_MARK = Symbol.for('agentops-propagation.session-span-processor');
+const SESSION_PROCESSOR_MARK = Symbol.for('agentops-propagation.session-span-processor');
 
 /**
  * Stamps `session.id` and `agentops.session.id` on every span that starts inside a session,

@@ -1,4 +1,15 @@
-import { context as otelContext, isSpanContextValid, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
+import {
+  context as otelContext,
+  isSpanContextValid,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+} from '@opentelemetry/api';
 import { log } from '../base/diag.js';
 import { randomHexId } from '../base/ids.js';
 import { sharedState } from '../base/state.js';
@@ -35,7 +46,7 @@ export interface Session {
 }
 
 /** W3C Level 2 `random` trace flag: the trace id's right 7 bytes are random. */
-export const RANDOM_TRACE_FLAG = 0x02;
+const RANDOM_TRACE_FLAG = 0x02;
 /**
  * Starts a session: a new root span (its trace id is the session id), linked to the span active
  * at the call if any. The root is not activated: use `withSession` to run work inside it.
@@ -49,7 +60,11 @@ export function startSession(options: StartSessionOptions = {}): Session {
   if (name !== undefined) attributes[ATTR.entityName] = name;
   if (Array.isArray(options.tags)) attributes[ATTR.tags] = options.tags.filter((t) => typeof t === 'string');
 
-  let span = tracer().startSpan(name === undefined ? 'session' : `${name}.session`, { root: true, kind: SpanKind.INTERNAL, links, attributes }, active);
+  let span = tracer().startSpan(
+    name === undefined ? 'session' : `${name}.session`,
+    { root: true, kind: SpanKind.INTERNAL, links, attributes },
+    active,
+  );
   let spanContext = span.spanContext();
   if (!isSpanContextValid(spanContext)) {
     // No SDK registered: sessions must still have ids, so mint them; nothing is recorded.

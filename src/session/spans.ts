@@ -39,7 +39,7 @@ export interface LlmUsage {
  * Runs `fn` in a new active span and ends the span when `fn` returns or its promise settles.
  * Errors are recorded and rethrown unchanged.
  */
-export function runInSpan<T>(name: string, kind: SpanKind, attributes: Attributes, fn: (span: Span) => T): T {
+function runInSpan<T>(name: string, kind: SpanKind, attributes: Attributes, fn: (span: Span) => T): T {
   const span = tracer().startSpan(name, { kind, attributes });
   return runAndEnd(
     trace.setSpan(otelContext.active(), span),

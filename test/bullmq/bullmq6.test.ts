@@ -7,7 +7,17 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/ap
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { FlowProducer as FlowProducer5 } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel2';
-import { FlowProducer, Queue, Worker, type FlowJob, type Job, type QueueBaseOptions, type QueueOptions, type RedisOptions, type WorkerOptions } from 'bullmq6';
+import {
+  FlowProducer,
+  Queue,
+  Worker,
+  type FlowJob,
+  type Job,
+  type QueueBaseOptions,
+  type QueueOptions,
+  type RedisOptions,
+  type WorkerOptions,
+} from 'bullmq6';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ATTEMPT_ATTRIBUTE, instrumentFlowProducer, sessionTelemetry, type SessionTelemetryOptions } from '../../adapters/bullmq/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
@@ -40,7 +50,15 @@ function connection6(): RedisOptions {
 }
 
 /** BullMQ 6 objects a test opened: helpers.ts' tracker over the `bullmq6` classes. */
-class BullMQ6Resources extends OpenedBullMQ<Queue, QueueOptions, Worker, WorkerOptions, (job: Job) => Promise<unknown>, FlowProducer, QueueBaseOptions> {
+class BullMQ6Resources extends OpenedBullMQ<
+  Queue,
+  QueueOptions,
+  Worker,
+  WorkerOptions,
+  (job: Job) => Promise<unknown>,
+  FlowProducer,
+  QueueBaseOptions
+> {
   constructor() {
     super({ Queue, Worker, FlowProducer }, connection6);
   }
@@ -68,13 +86,24 @@ interface Seen {
 }
 
 /** A worker recording, for every attempt, the session and trace its processor ran in (after an await). */
-function recordingWorker(queueName: string, telemetry: Telemetry6, behaviour: (job: Job) => unknown = () => 'ok', options: Omit<WorkerOptions, 'connection' | 'telemetry'> = {}) {
+function recordingWorker(
+  queueName: string,
+  telemetry: Telemetry6,
+  behaviour: (job: Job) => unknown = () => 'ok',
+  options: Omit<WorkerOptions, 'connection' | 'telemetry'> = {},
+) {
   const seen: Seen[] = [];
   const worker = bull.worker(
     queueName,
     async (job) => {
       await new Promise((resolve) => setTimeout(resolve, 5));
-      seen.push({ jobId: job.id, jobName: job.name, sessionId: getSessionId(), traceId: trace.getActiveSpan()?.spanContext().traceId, attempt: job.attemptsMade + 1 });
+      seen.push({
+        jobId: job.id,
+        jobName: job.name,
+        sessionId: getSessionId(),
+        traceId: trace.getActiveSpan()?.spanContext().traceId,
+        attempt: job.attemptsMade + 1,
+      });
       trace.getTracer('app').startSpan(`work ${job.name}`).end();
       return behaviour(job);
     },
@@ -177,7 +206,11 @@ describe('addBulk', () => {
     session.end();
 
     const bulk = t.one(`addBulk ${name}`);
-    expect(bulk.attributes).toMatchObject({ 'messaging.operation.type': 'send', 'messaging.batch.message_count': 3, 'session.id': session.id });
+    expect(bulk.attributes).toMatchObject({
+      'messaging.operation.type': 'send',
+      'messaging.batch.message_count': 3,
+      'session.id': session.id,
+    });
     expect(traceIdOf(bulk)).toBe(session.id);
     expect(seen.map((s) => s.jobId).sort()).toEqual(jobs.map((j) => j.id).sort());
     expect(seen.map((s) => [s.sessionId, s.traceId])).toEqual(Array(3).fill([session.id, session.id]));
@@ -206,7 +239,12 @@ describe('flows', () => {
             { name: 'leaf-opts', queueName: queues.leaf, data: { level: 2 }, opts: { priority: 1 } },
           ],
         },
-        { name: 'mid-bare', queueName: queues.mid, data: { level: 1 }, children: [{ name: 'leaf-deep', queueName: queues.leaf, data: { level: 2 } }] },
+        {
+          name: 'mid-bare',
+          queueName: queues.mid,
+          data: { level: 1 },
+          children: [{ name: 'leaf-deep', queueName: queues.leaf, data: { level: 2 } }],
+        },
       ],
     };
   }
@@ -347,7 +385,9 @@ describe('job schedulers (upsertJobScheduler)', () => {
 
   it('created inside a session: every run in the session, a child of its root, linked to the scheduling span', async () => {
     const session = startSession({ name: 'nightly' });
-    const { scheduling, runs, spans } = await runScheduler((queue) => withSession(session, () => queue.upsertJobScheduler('tick', every, { name: 'tick', data: {} })));
+    const { scheduling, runs, spans } = await runScheduler((queue) =>
+      withSession(session, () => queue.upsertJobScheduler('tick', every, { name: 'tick', data: {} })),
+    );
     session.end();
     expect(traceIdOf(scheduling)).toBe(session.id);
     expect(new Set(runs.map((r) => r.jobId)).size).toBe(RUNS);
@@ -423,7 +463,8 @@ describe('signed entries', () => {
     expect(bySeen(signed.id)).toMatchObject({ sessionId: honest.id, traceId: honest.id });
     expect(bySeen(forged.id).sessionId).toBeUndefined();
     expect([honest.id, victim.id, attacker.id]).not.toContain(bySeen(forged.id).traceId);
-    const spanOf = (jobId: string | undefined) => processSpans(t.spans(), name).find((s) => s.attributes['messaging.message.id'] === jobId)!;
+    const spanOf = (jobId: string | undefined) =>
+      processSpans(t.spans(), name).find((s) => s.attributes['messaging.message.id'] === jobId)!;
     expect(spanOf(signed.id).attributes['agentops.hop.trust']).toBe('trust');
     expect(spanOf(forged.id).attributes['agentops.hop.trust']).toBe('link');
     expect(spanOf(forged.id).parentSpanContext).toBeUndefined();

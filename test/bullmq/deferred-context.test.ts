@@ -54,9 +54,12 @@ describe('deferredContext', () => {
   });
 
   it('uses the fallback, logged, when the decision throws', () => {
-    const ctx = deferredContext(() => {
-      throw new Error('cannot decide');
-    }, ROOT_CONTEXT.setValue(KEY, 'fallback'));
+    const ctx = deferredContext(
+      () => {
+        throw new Error('cannot decide');
+      },
+      ROOT_CONTEXT.setValue(KEY, 'fallback'),
+    );
     expect(ctx.getValue(KEY)).toBe('fallback');
     expect(ctx.getValue(KEY)).toBe('fallback');
     expect(diagLog.matching('cannot decide')).toHaveLength(1);

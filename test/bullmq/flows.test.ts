@@ -106,7 +106,10 @@ describe('flows', () => {
     expect(flow).toEqual(before);
     expect(tree.job.name).toBe('root');
     const seen = flowWorkers(queues);
-    await waitFor('the whole flow', () => seen.size === JOBS_PER_FLOW && t.spans().filter((s) => s.name.startsWith('process ')).length === JOBS_PER_FLOW);
+    await waitFor(
+      'the whole flow',
+      () => seen.size === JOBS_PER_FLOW && t.spans().filter((s) => s.name.startsWith('process ')).length === JOBS_PER_FLOW,
+    );
     session.end();
 
     expect([...seen.values()]).toEqual(Array(JOBS_PER_FLOW).fill(session.id));

@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { FlowProducer, Queue, Worker, type ConnectionOptions, type Job, type QueueBaseOptions, type QueueOptions, type WorkerOptions } from 'bullmq';
+import {
+  FlowProducer,
+  Queue,
+  Worker,
+  type ConnectionOptions,
+  type Job,
+  type QueueBaseOptions,
+  type QueueOptions,
+  type WorkerOptions,
+} from 'bullmq';
 import { Redis } from 'ioredis';
 
 /** The Redis the integration project runs against (test/setup/services.ts sets REDIS_URL). */
-export function redisUrl(): string {
+function redisUrl(): string {
   return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 }
 
@@ -26,7 +35,11 @@ export function uniqueQueueName(prefix = 'q'): string {
 }
 
 /** Polls `probe` until it returns something truthy; fails naming `what` after the deadline. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, deadlineMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  deadlineMs = 30_000,
+): Promise<T> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const value = await probe();
@@ -133,18 +146,21 @@ export function captureDiag(): DiagCapture {
   };
 }
 
-/** Spans about one queue (BullMQ's and ours), by attribute. */
-export function queueSpans(spans: ReadableSpan[], queueName: string): ReadableSpan[] {
-  return spans.filter((s) => s.attributes['bullmq.queue.name'] === queueName || s.attributes['messaging.destination.name'] === queueName);
-}
-
 /** The CONSUMER `process <queue>` spans of a queue. */
 export function processSpans(spans: ReadableSpan[], queueName: string): ReadableSpan[] {
   return spans.filter((s) => s.name === `process ${queueName}`);
 }
 
 /** BullMQ 5 objects a test opened (see {@link OpenedBullMQ}). */
-export class BullMQResources extends OpenedBullMQ<Queue, QueueOptions, Worker, WorkerOptions, (job: Job) => Promise<unknown>, FlowProducer, QueueBaseOptions> {
+export class BullMQResources extends OpenedBullMQ<
+  Queue,
+  QueueOptions,
+  Worker,
+  WorkerOptions,
+  (job: Job) => Promise<unknown>,
+  FlowProducer,
+  QueueBaseOptions
+> {
   constructor() {
     super({ Queue, Worker, FlowProducer }, connection);
   }

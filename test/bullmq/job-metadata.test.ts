@@ -38,7 +38,9 @@ describe('format', () => {
 
 describe('parse', () => {
   it('reads what bullmq-otel and we write, ignoring our namespace and other tools keys', () => {
-    const carrier = parseJobMetadata(JSON.stringify({ traceparent: TRACEPARENT, tracestate: 'v=1', baggage: 'a=1', agentops: { v: 1 }, other: { deep: true } }));
+    const carrier = parseJobMetadata(
+      JSON.stringify({ traceparent: TRACEPARENT, tracestate: 'v=1', baggage: 'a=1', agentops: { v: 1 }, other: { deep: true } }),
+    );
     expect(jobMetadataGetter.get(carrier, 'traceparent')).toBe(TRACEPARENT);
     expect(jobMetadataGetter.get(carrier, 'tracestate')).toBe('v=1');
     expect(jobMetadataGetter.get(carrier, 'baggage')).toBe('a=1');

@@ -49,7 +49,9 @@ describe('withJobContext in a worker without sessionTelemetry', () => {
   it('numbers retries, records failures and rethrows the processor error unchanged', async () => {
     const name = uniqueQueueName();
     const session = startSession();
-    await withSession(session, () => bull.queue(name, { telemetry: sessionTelemetry() }).add('flaky', {}, { attempts: 3, backoff: { type: 'fixed', delay: 50 } }));
+    await withSession(session, () =>
+      bull.queue(name, { telemetry: sessionTelemetry() }).add('flaky', {}, { attempts: 3, backoff: { type: 'fixed', delay: 50 } }),
+    );
     const errors: Error[] = [];
     const boom = new RangeError('not yet');
     const worker = bull.worker(
@@ -137,7 +139,14 @@ describe('withJobContext on its own', () => {
   });
 
   it('runs the processor even for a job it cannot read', async () => {
-    const hostile = new Proxy({}, { get: () => { throw new Error('hostile getter'); } });
+    const hostile = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('hostile getter');
+        },
+      },
+    );
     const processor = withJobContext(async () => 'ran');
     expect(await processor(hostile as never)).toBe('ran');
   });

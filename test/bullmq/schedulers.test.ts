@@ -49,7 +49,9 @@ async function runSchedule(
 }
 
 function linkedTo(span: ReadableSpan, scheduling: ReadableSpan): boolean {
-  return span.links.some((l) => l.context.spanId === scheduling.spanContext().spanId && l.context.traceId === scheduling.spanContext().traceId);
+  return span.links.some(
+    (l) => l.context.spanId === scheduling.spanContext().spanId && l.context.traceId === scheduling.spanContext().traceId,
+  );
 }
 
 const every = { every: 200 };
@@ -96,7 +98,8 @@ describe('job schedulers (upsertJobScheduler)', () => {
     const session = startSession();
     const own = uniqueQueueName('own');
     const options: SessionTelemetryOptions = { queues: { [own]: { scheduledRuns: 'own-trace' } } };
-    const schedule = (queue: ReturnType<BullMQResources['queue']>) => withSession(session, () => queue.upsertJobScheduler('tick', every, { name: 'tick' }));
+    const schedule = (queue: ReturnType<BullMQResources['queue']>) =>
+      withSession(session, () => queue.upsertJobScheduler('tick', every, { name: 'tick' }));
     const unschedule = (queue: ReturnType<BullMQResources['queue']>) => queue.removeJobScheduler('tick');
     const ownRuns = await runSchedule(schedule, unschedule, options, own);
     const sessionRuns = await runSchedule(schedule, unschedule, options);

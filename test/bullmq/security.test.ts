@@ -86,7 +86,13 @@ describe('signed entries', () => {
       const session = startSession();
       const job = await withSession(session, () => bull.queue(name, { telemetry: sessionTelemetry() }).add('signed', {}));
       expect(job.opts.telemetry!.metadata).toContain(';sig=v1.');
-      const forged = await bull.queue(name).add('forged', {}, { telemetry: { metadata: job.opts.telemetry!.metadata!.replace(/sig=v1\.k0\.\d+\./, 'sig=v1.k0.9999999999.') } });
+      const forged = await bull
+        .queue(name)
+        .add(
+          'forged',
+          {},
+          { telemetry: { metadata: job.opts.telemetry!.metadata!.replace(/sig=v1\.k0\.\d+\./, 'sig=v1.k0.9999999999.') } },
+        );
       const seen = await processAll(name, 2, sessionTelemetry());
       session.end();
       expect(seen.find((s) => s.jobId === job.id)!.sessionId).toBe(session.id);
@@ -118,7 +124,9 @@ describe('forged entries', () => {
     const victim = startSession({ name: 'victim' });
     const attacker = startSession({ name: 'attacker' });
     const job = await withSession(attacker, () => bull.queue(name, { telemetry: sessionTelemetry({ signingKey: KEY }) }).add('forged', {}));
-    await rewriteStoredMetadata(name, job.id!, (metadata) => metadata.replaceAll(attacker.id, victim.id).replace(attacker.rootSpanId, victim.rootSpanId));
+    await rewriteStoredMetadata(name, job.id!, (metadata) =>
+      metadata.replaceAll(attacker.id, victim.id).replace(attacker.rootSpanId, victim.rootSpanId),
+    );
     const [seen] = await processAll(name, 1);
     victim.end();
     attacker.end();
@@ -147,7 +155,10 @@ describe('forged entries', () => {
   it("without signatures, a 'link' queue keeps a crafted entry out of the session", async () => {
     const name = uniqueQueueName();
     const victim = startSession();
-    const crafted = JSON.stringify({ traceparent: `00-${victim.id}-${victim.rootSpanId}-01`, baggage: `agentops.session.id=${victim.id};root=${victim.rootSpanId}` });
+    const crafted = JSON.stringify({
+      traceparent: `00-${victim.id}-${victim.rootSpanId}-01`,
+      baggage: `agentops.session.id=${victim.id};root=${victim.rootSpanId}`,
+    });
     await bull.queue(name).add('crafted', {}, { telemetry: { metadata: crafted } });
     const [seen] = await processAll(name, 1, sessionTelemetry({ signingKey: null, queues: { [name]: { trust: 'link' } } }));
     victim.end();

@@ -25,14 +25,24 @@ interface Seen {
 }
 
 /** A worker that records, for every attempt, the session and trace its processor ran in. */
-function recordingWorker(queueName: string, telemetry = sessionTelemetry(), behaviour: (job: Job) => unknown = () => 'ok', options: Parameters<BullMQResources['worker']>[2] = {}) {
+function recordingWorker(
+  queueName: string,
+  telemetry = sessionTelemetry(),
+  behaviour: (job: Job) => unknown = () => 'ok',
+  options: Parameters<BullMQResources['worker']>[2] = {},
+) {
   const seen: Seen[] = [];
   const worker = bull.worker(
     queueName,
     async (job) => {
       // Something the job's code awaits: the context must survive it.
       await new Promise((resolve) => setTimeout(resolve, 5));
-      seen.push({ jobId: job.id, sessionId: getSessionId(), traceId: trace.getActiveSpan()?.spanContext().traceId, attempt: job.attemptsMade + 1 });
+      seen.push({
+        jobId: job.id,
+        sessionId: getSessionId(),
+        traceId: trace.getActiveSpan()?.spanContext().traceId,
+        attempt: job.attemptsMade + 1,
+      });
       trace.getTracer('app').startSpan('work in job').end();
       return behaviour(job);
     },
@@ -88,7 +98,10 @@ describe('add -> process', () => {
     const session = startSession();
     const job = await withSession(session, () => queue.add('write', { secret: 'payload-data' }));
     recordingWorker(name, telemetry, () => ({ result: 'payload-result' }));
-    await waitFor('the job to complete', () => t.spans().some((s) => s.name === `complete ${name}`) && processSpans(t.spans(), name).length === 1);
+    await waitFor(
+      'the job to complete',
+      () => t.spans().some((s) => s.name === `complete ${name}`) && processSpans(t.spans(), name).length === 1,
+    );
     session.end();
 
     const producer = producerSpan(name);
@@ -202,7 +215,11 @@ describe('addBulk, delayed and prioritised jobs', () => {
     await waitFor('three jobs', () => processSpans(t.spans(), name).length === 3);
     session.end();
     const bulk = producerSpan(name, 'addBulk');
-    expect(bulk.attributes).toMatchObject({ 'messaging.operation.type': 'send', 'messaging.batch.message_count': 3, 'session.id': session.id });
+    expect(bulk.attributes).toMatchObject({
+      'messaging.operation.type': 'send',
+      'messaging.batch.message_count': 3,
+      'session.id': session.id,
+    });
     expect(seen.map((s) => s.jobId).sort()).toEqual(jobs.map((j) => j.id).sort());
     expect(seen.every((s) => s.sessionId === session.id && s.traceId === session.id)).toBe(true);
     for (const span of processSpans(t.spans(), name)) expect(parentSpanId(span)).toBe(bulk.spanContext().spanId);
@@ -268,7 +285,13 @@ describe('retries', () => {
     const telemetry = sessionTelemetry();
     const queue = bull.queue(name, { telemetry });
     const boom = new TypeError('processor says no');
-    const worker = bull.worker(name, async () => { throw boom; }, { telemetry });
+    const worker = bull.worker(
+      name,
+      async () => {
+        throw boom;
+      },
+      { telemetry },
+    );
     const failed = new Promise<Error>((resolve) => worker.on('failed', (_job, err) => resolve(err)));
     await withSession(startSession(), () => queue.add('doomed', {}));
     expect(await failed).toBe(boom);
@@ -304,7 +327,10 @@ describe('trust and shape per queue', () => {
     });
     const pub = recordingWorker(publicQueue, consumer);
     const internal = recordingWorker(internalQueue, consumer);
-    await waitFor('both jobs', () => pub.seen.length === 1 && internal.seen.length === 1 && processSpans(t.spans(), publicQueue).length === 1);
+    await waitFor(
+      'both jobs',
+      () => pub.seen.length === 1 && internal.seen.length === 1 && processSpans(t.spans(), publicQueue).length === 1,
+    );
     session.end();
     expect(pub.seen[0]!.sessionId).toBeUndefined();
     expect(pub.seen[0]!.traceId).not.toBe(session.id);

@@ -39,7 +39,10 @@ const req = createRequire(process.cwd() + '/package.json');
 describe('ESM and CJS builds', () => {
   it('share session state when both are loaded in one process', () => {
     expect(existsSync(`${root}/dist/index.js`) && existsSync(`${root}/dist/index.cjs`)).toBe(true);
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' }).trim()) as Record<string, unknown>;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' }).trim()) as Record<
+      string,
+      unknown
+    >;
     expect(out.differentModules).toBe(true);
     expect(out.sameHandle).toBe(true);
     expect(out.seenByCjs).toBe(out.id);

@@ -77,11 +77,14 @@ describe('inbound hop: trust and shape', () => {
   it("'trust' + parent: continues the caller's span, in the session, stamped", async () => {
     const session = startSession();
     const headers = upstreamHeaders(session);
-    const seen = await runInboundHop({ carrier: headers, getter: defaultTextMapGetter, spanName: 'in', kind: SpanKind.CONSUMER, trust: 'trust', signing: null }, async (hop) => {
-      await new Promise((r) => setTimeout(r, 2));
-      expect(hop.shape).toBe('parent');
-      return getSessionId();
-    });
+    const seen = await runInboundHop(
+      { carrier: headers, getter: defaultTextMapGetter, spanName: 'in', kind: SpanKind.CONSUMER, trust: 'trust', signing: null },
+      async (hop) => {
+        await new Promise((r) => setTimeout(r, 2));
+        expect(hop.shape).toBe('parent');
+        return getSessionId();
+      },
+    );
     session.end();
     expect(seen).toBe(session.id);
     const span = t.one('in');
@@ -173,17 +176,30 @@ describe('inbound hop: trust and shape', () => {
 
   it('records handler errors and rethrows them unchanged', async () => {
     const boom = new TypeError('handler failed');
-    await expect(runInboundHop({ carrier: {}, getter: defaultTextMapGetter, spanName: 'in', trust: 'trust', signing: null }, () => { throw boom; })).rejects.toBe(boom);
+    await expect(
+      runInboundHop({ carrier: {}, getter: defaultTextMapGetter, spanName: 'in', trust: 'trust', signing: null }, () => {
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
     const span = t.one('in');
     expect(span.status.code).toBe(2);
     expect(span.events[0]!.name).toBe('exception');
   });
 
   it('never throws on hostile carriers or getters', () => {
-    const throwing = { get: () => { throw new Error('getter'); }, keys: () => [] };
+    const throwing = {
+      get: () => {
+        throw new Error('getter');
+      },
+      keys: () => [],
+    };
     for (const carrier of [null, undefined, 42, 'str', { traceparent: ['a', 'b'] }, { baggage: Buffer.alloc(100_000, 0xff) }]) {
-      expect(() => startInboundHop({ carrier, getter: defaultTextMapGetter as never, spanName: 'in', trust: 'trust', signing: null }).end()).not.toThrow();
-      expect(() => startInboundHop({ carrier, getter: throwing as never, spanName: 'in', trust: 'trust', signing: null }).end()).not.toThrow();
+      expect(() =>
+        startInboundHop({ carrier, getter: defaultTextMapGetter as never, spanName: 'in', trust: 'trust', signing: null }).end(),
+      ).not.toThrow();
+      expect(() =>
+        startInboundHop({ carrier, getter: throwing as never, spanName: 'in', trust: 'trust', signing: null }).end(),
+      ).not.toThrow();
     }
   });
 });
@@ -213,7 +229,10 @@ describe('inbound hop: signing', () => {
     const session = startSession();
     const headers = upstreamHeaders(session, otherKeyring);
     expect(inbound(headers, { signing: keyring }).sessionId).toBeUndefined();
-    const rotated = createKeyring({ keys: { k0: '0123456789abcdef-test-signing-key', k1: 'another-key-of-at-least-16-bytes' }, activeKeyId: 'k0' });
+    const rotated = createKeyring({
+      keys: { k0: '0123456789abcdef-test-signing-key', k1: 'another-key-of-at-least-16-bytes' },
+      activeKeyId: 'k0',
+    });
     const forRotation = upstreamHeaders(session, createKeyring({ keys: { k1: 'another-key-of-at-least-16-bytes' }, activeKeyId: 'k1' }));
     expect(inbound(forRotation, { signing: rotated }).sessionId).toBe(session.id);
     session.end();
@@ -227,7 +246,11 @@ describe('inbound hop: signing', () => {
     expect(inbound(swapped, { signing: keyring }).sessionId).toBeUndefined();
     const reRooted = { ...headers, baggage: headers.baggage!.replace(`root=${session.rootSpanId}`, `root=${'1'.repeat(16)}`) };
     expect(inbound(reRooted, { signing: keyring }).sessionId).toBeUndefined();
-    const oldSig = signSessionEntry({ sessionId: session.id, rootSpanId: session.rootSpanId, traceFlags: 3 }, keyring, Math.floor(Date.now() / 1000) - 2 * 86_400);
+    const oldSig = signSessionEntry(
+      { sessionId: session.id, rootSpanId: session.rootSpanId, traceFlags: 3 },
+      keyring,
+      Math.floor(Date.now() / 1000) - 2 * 86_400,
+    );
     const expired = { baggage: `agentops.session.id=${session.id};root=${session.rootSpanId};flags=03;sig=${oldSig}` };
     expect(inbound(expired, { signing: keyring }).sessionId).toBeUndefined();
     session.end();

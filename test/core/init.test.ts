@@ -47,8 +47,12 @@ afterEach(async () => {
 describe('resolveOtlpEndpoint', () => {
   it('prefers the option, then the traces URL, then the base URL + /v1/traces, then AgentOps', () => {
     expect(resolveOtlpEndpoint('http://opt/v1/traces', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t' })).toBe('http://opt/v1/traces');
-    expect(resolveOtlpEndpoint(undefined, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t/x', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://b' })).toBe('http://t/x');
-    expect(resolveOtlpEndpoint(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://b:4318/', AGENTOPS_EXPORTER_ENDPOINT: 'http://a' })).toBe('http://b:4318/v1/traces');
+    expect(
+      resolveOtlpEndpoint(undefined, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t/x', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://b' }),
+    ).toBe('http://t/x');
+    expect(resolveOtlpEndpoint(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://b:4318/', AGENTOPS_EXPORTER_ENDPOINT: 'http://a' })).toBe(
+      'http://b:4318/v1/traces',
+    );
     expect(resolveOtlpEndpoint(undefined, { AGENTOPS_EXPORTER_ENDPOINT: 'http://a/v1/traces' })).toBe('http://a/v1/traces');
     expect(resolveOtlpEndpoint(undefined, {})).toBeUndefined();
   });
@@ -88,7 +92,10 @@ describe('init', () => {
 
   it('bounds the queue: spans beyond maxQueueSize are dropped and counted', async () => {
     const never = { export: () => undefined, shutdown: async () => undefined };
-    handle = init({ exporters: [never], exportQueue: { maxQueueSize: 10, maxExportBatchSize: 10, exportTimeoutMillis: 200, scheduledDelayMillis: 60_000 } });
+    handle = init({
+      exporters: [never],
+      exportQueue: { maxQueueSize: 10, maxExportBatchSize: 10, exportTimeoutMillis: 200, scheduledDelayMillis: 60_000 },
+    });
     for (let i = 0; i < 25; i++) startSession().end();
     // 10 queued (then exported into a black hole and timed out), 15 refused at the door.
     await handle.forceFlush();
@@ -116,7 +123,10 @@ describe('init', () => {
     own.register();
     const warnings: string[] = [];
     const { diag, DiagLogLevel } = await import('@opentelemetry/api');
-    diag.setLogger({ error: () => {}, warn: (...args: unknown[]) => warnings.push(args.join(' ')), info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+    diag.setLogger(
+      { error: () => {}, warn: (...args: unknown[]) => warnings.push(args.join(' ')), info: () => {}, debug: () => {}, verbose: () => {} },
+      { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+    );
     handle = init({ serviceName: 'x' });
     expect(handle.ownsProvider).toBe(false);
     expect(handle.tracerProvider).toBe(own);
@@ -139,7 +149,10 @@ describe('init', () => {
     own.register();
     const warnings: string[] = [];
     const { diag, DiagLogLevel } = await import('@opentelemetry/api');
-    diag.setLogger({ error: () => {}, warn: (...args: unknown[]) => warnings.push(args.join(' ')), info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+    diag.setLogger(
+      { error: () => {}, warn: (...args: unknown[]) => warnings.push(args.join(' ')), info: () => {}, debug: () => {}, verbose: () => {} },
+      { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+    );
     handle = init();
     expect(warnings.some((w) => w.includes('SessionSpanProcessor'))).toBe(true);
     diag.disable();

@@ -15,14 +15,22 @@ describe('SessionSpanProcessor', () => {
 
   it("does not overwrite another tool's session.id", () => {
     const session = startSession();
-    withSession(session, () => trace.getTracer('langfuse').startSpan('gen', { attributes: { 'session.id': 'theirs' } }).end());
+    withSession(session, () =>
+      trace
+        .getTracer('langfuse')
+        .startSpan('gen', { attributes: { 'session.id': 'theirs' } })
+        .end(),
+    );
     session.end();
     expect(t.one('gen').attributes['session.id']).toBe('theirs');
     expect(t.one('gen').attributes['agentops.session.id']).toBe(session.id);
   });
 
   it('does not stamp a span outside the session trace, whatever the baggage says', () => {
-    const forged: Context = propagation.setBaggage(context.active(), propagation.createBaggage({ [SESSION_BAGGAGE_KEY]: { value: 'ab'.repeat(16) } }));
+    const forged: Context = propagation.setBaggage(
+      context.active(),
+      propagation.createBaggage({ [SESSION_BAGGAGE_KEY]: { value: 'ab'.repeat(16) } }),
+    );
     context.with(forged, () => trace.getTracer('x').startSpan('foreign').end());
     expect(t.one('foreign').attributes['session.id']).toBeUndefined();
   });

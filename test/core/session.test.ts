@@ -171,8 +171,16 @@ describe('span helpers', () => {
 
   it('records errors, sets ERROR status and rethrows them unchanged (sync and async)', async () => {
     const boom = new Error('boom');
-    expect(() => withTool('sync', () => { throw boom; })).toThrow(boom);
-    await expect(withTool('async', async () => { throw boom; })).rejects.toBe(boom);
+    expect(() =>
+      withTool('sync', () => {
+        throw boom;
+      }),
+    ).toThrow(boom);
+    await expect(
+      withTool('async', async () => {
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
     for (const name of ['sync.tool', 'async.tool']) {
       const span = t.one(name);
       expect(span.status.code).toBe(2);

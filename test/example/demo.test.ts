@@ -66,7 +66,10 @@ describe('npm run demo (the main job), against Jaeger', () => {
       const trace = traces[0]!;
       const spanIds = new Set(trace.spans.map((s) => s.spanID));
       expect(new Set(trace.spans.map((s) => serviceOf(trace, s)))).toEqual(new Set(SERVICES));
-      expect(trace.spans.filter((s) => parentOf(s) === undefined), 'one root').toHaveLength(1);
+      expect(
+        trace.spans.filter((s) => parentOf(s) === undefined),
+        'one root',
+      ).toHaveLength(1);
       for (const span of trace.spans) {
         const parent = parentOf(span);
         if (parent !== undefined) expect(spanIds.has(parent), `orphan ${span.operationName}`).toBe(true);
@@ -85,7 +88,11 @@ describe('npm run demo (the main job), against Jaeger', () => {
 
   it('fails with a non-zero exit, and Jaeger shows the session broken, when a hop drops it', async () => {
     // DEMO_BREAK_HOP makes the writer drop the session on its callback: the check must catch it.
-    const { status, output, sessions } = runDemo({ DEMO_SESSIONS: '1', DEMO_BREAK_HOP: 'writer-callback', DEMO_VIEW_PATH: path.join(scratch, 'broken.html') });
+    const { status, output, sessions } = runDemo({
+      DEMO_SESSIONS: '1',
+      DEMO_BREAK_HOP: 'writer-callback',
+      DEMO_VIEW_PATH: path.join(scratch, 'broken.html'),
+    });
     expect(status, output).not.toBe(0);
     expect(output).toMatch(/✗ \d+ problem\(s\)/);
     expect(sessions).toHaveLength(1);

@@ -23,7 +23,12 @@ export interface MeasuredSession {
 const TOLERANCE_PX = 1.5;
 
 function unescapeHtml(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 function preContent(dom: string, id: string): string | undefined {
@@ -56,13 +61,16 @@ export function layoutProblems(trace: JaegerTrace, view: MeasuredSession): strin
     }
     const left = view.track.left + px(span.startTime - t0);
     const width = Math.max(1, px(span.duration));
-    if (Math.abs(row.left - left) > TOLERANCE_PX) problems.push(`${span.operationName}: bar at ${row.left.toFixed(1)} px, span starts at ${left.toFixed(1)} px`);
-    if (Math.abs(row.width - width) > TOLERANCE_PX) problems.push(`${span.operationName}: bar ${row.width.toFixed(1)} px wide, span lasts ${width.toFixed(1)} px`);
+    if (Math.abs(row.left - left) > TOLERANCE_PX)
+      problems.push(`${span.operationName}: bar at ${row.left.toFixed(1)} px, span starts at ${left.toFixed(1)} px`);
+    if (Math.abs(row.width - width) > TOLERANCE_PX)
+      problems.push(`${span.operationName}: bar ${row.width.toFixed(1)} px wide, span lasts ${width.toFixed(1)} px`);
   }
 
   const expected = trace.spans.flatMap((s) => linksOf(s).map((from) => `${from}->${s.spanID}`)).sort();
   const drawn = view.links.map((l) => `${l.from}->${l.to}`).sort();
-  if (JSON.stringify(drawn) !== JSON.stringify(expected)) problems.push(`link markers ${JSON.stringify(drawn)}, span links ${JSON.stringify(expected)}`);
+  if (JSON.stringify(drawn) !== JSON.stringify(expected))
+    problems.push(`link markers ${JSON.stringify(drawn)}, span links ${JSON.stringify(expected)}`);
   // A drawn curve must run from the linked span's row to the linking span's bar.
   for (const link of view.links) {
     if (link.ends === null) continue;

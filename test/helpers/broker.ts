@@ -24,12 +24,14 @@ function alive(pid: number): boolean {
 }
 
 /** The pid of the local broker scripts/kafka.mjs started; throws when the broker is not ours to crash. */
-export function brokerPid(): number {
+function brokerPid(): number {
   let pid: number;
   try {
     pid = Number.parseInt(fs.readFileSync(PID_FILE, 'utf8').trim(), 10);
   } catch {
-    throw new Error(`no ${PID_FILE}: the broker at ${process.env.KAFKA_BROKERS} was not started by scripts/kafka.mjs, so this test cannot crash it`);
+    throw new Error(
+      `no ${PID_FILE}: the broker at ${process.env.KAFKA_BROKERS} was not started by scripts/kafka.mjs, so this test cannot crash it`,
+    );
   }
   let cmd = '';
   try {
@@ -37,7 +39,8 @@ export function brokerPid(): number {
   } catch {
     /* gone */
   }
-  if (!cmd.includes('kafka.Kafka') || !cmd.includes(CONFIG)) throw new Error(`pid ${pid} in ${PID_FILE} is not the broker scripts/kafka.mjs started`);
+  if (!cmd.includes('kafka.Kafka') || !cmd.includes(CONFIG))
+    throw new Error(`pid ${pid} in ${PID_FILE} is not the broker scripts/kafka.mjs started`);
   return pid;
 }
 

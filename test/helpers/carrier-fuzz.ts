@@ -17,7 +17,12 @@ import { Socket } from 'node:net';
 import { sessionTelemetry, withJobContext } from '../../adapters/bullmq/index.js';
 import { sessionMiddleware } from '../../adapters/express/index.js';
 import { injectSessionHeaders } from '../../adapters/http/index.js';
-import { instrumentConsumer, instrumentProducer, type InstrumentedConsumerRunConfig, type InstrumentedEachBatchPayload } from '../../adapters/kafkajs/index.js';
+import {
+  instrumentConsumer,
+  instrumentProducer,
+  type InstrumentedConsumerRunConfig,
+  type InstrumentedEachBatchPayload,
+} from '../../adapters/kafkajs/index.js';
 import { getSessionId, type TrustMode } from '../../src/index.js';
 import {
   deepFreeze,
@@ -67,7 +72,10 @@ export function inputText(value: unknown): string {
   if (typeof value === 'string') return value;
   if (Buffer.isBuffer(value)) return `${value.toString('utf8')}\n${value.toString('latin1')}`;
   if (Array.isArray(value)) return value.map(inputText).join('\n');
-  if (typeof value === 'object' && value !== null) return Object.keys(value).map((k) => inputText((value as Record<string, unknown>)[k])).join('\n');
+  if (typeof value === 'object' && value !== null)
+    return Object.keys(value)
+      .map((k) => inputText((value as Record<string, unknown>)[k]))
+      .join('\n');
   return '';
 }
 
@@ -109,12 +117,14 @@ export function hopProblems(result: HopResult, variant: Variant, input: string):
     if (!input.includes(result.session)) problems.push(`session ${result.session} is not in the input`);
     const traceId = typeof result.outbound.traceparent === 'string' ? result.outbound.traceparent.slice(3, 35) : undefined;
     if (traceId !== result.session) problems.push(`session ${result.session} sent with a traceparent of trace ${String(traceId)}`);
-    if (result.span?.context.traceId !== result.session) problems.push(`handler span in trace ${String(result.span?.context.traceId)} for session ${result.session}`);
+    if (result.span?.context.traceId !== result.session)
+      problems.push(`handler span in trace ${String(result.span?.context.traceId)} for session ${result.session}`);
   } else if (variant.trust !== 'trust' && result.outbound.baggage !== undefined) {
     problems.push(`an untrusted caller's baggage went onward: ${String(result.outbound.baggage).slice(0, 80)}`);
   }
   const stamped = result.span?.attributes?.['session.id'];
-  if (result.span?.attributes !== undefined && stamped !== result.session) problems.push(`handler span stamped ${String(stamped)} in session ${String(result.session)}`);
+  if (result.span?.attributes !== undefined && stamped !== result.session)
+    problems.push(`handler span stamped ${String(stamped)} in session ${String(result.session)}`);
   // A trusted caller's other entries travel on; nothing is invented.
   for (const member of baggageProblems(result.outbound.baggage ?? '').members) {
     if (member.key !== '' && !input.includes(member.key)) problems.push(`baggage key ${member.key} is not in the input`);
@@ -192,7 +202,12 @@ function kafkaHandlers(variant: Variant, onResult: (result: HopResult) => void):
   return { eachMessage: configs[0]!.eachMessage!, eachBatch: configs[1]!.eachBatch as unknown as (p: EachBatchPayload) => Promise<void> };
 }
 
-const kafkaMessage = fc.record({ headers: kafkaHeaders, value: randomBytes(32), key: fc.option(randomBytes(8), { nil: null }), frozen: fc.boolean() });
+const kafkaMessage = fc.record({
+  headers: kafkaHeaders,
+  value: randomBytes(32),
+  key: fc.option(randomBytes(8), { nil: null }),
+  frozen: fc.boolean(),
+});
 
 /**
  * Hostile Kafka headers (Buffers, strings, arrays, nulls, repeated and mis-cased keys, invalid
@@ -217,15 +232,31 @@ export async function fuzzKafkaCarrier(numRuns: number, seed?: number): Promise<
       const noop = async () => undefined;
       if (batchMode) {
         const batch = { topic: 'fuzz', partition: 0, highWatermark: '0', messages } as unknown as EachBatchPayload['batch'];
-        await handlers[vi]!.eachBatch({ batch, resolveOffset: () => undefined, heartbeat: noop, pause: () => () => undefined, commitOffsetsIfNecessary: noop, uncommittedOffsets: () => ({ topics: [] }), isRunning: () => true, isStale: () => false } as unknown as EachBatchPayload);
+        await handlers[vi]!.eachBatch({
+          batch,
+          resolveOffset: () => undefined,
+          heartbeat: noop,
+          pause: () => () => undefined,
+          commitOffsetsIfNecessary: noop,
+          uncommittedOffsets: () => ({ topics: [] }),
+          isRunning: () => true,
+          isStale: () => false,
+        } as unknown as EachBatchPayload);
       } else {
-        await handlers[vi]!.eachMessage({ topic: 'fuzz', partition: 0, message: messages[0]!, heartbeat: noop, pause: () => () => undefined });
+        await handlers[vi]!.eachMessage({
+          topic: 'fuzz',
+          partition: 0,
+          message: messages[0]!,
+          heartbeat: noop,
+          pause: () => () => undefined,
+        });
       }
       if (results.length !== messages.length) fail('kafka', [`${messages.length} messages, ${results.length} handler runs`], messages);
       messages.forEach((message, i) => {
         if (!sameData(message, before[i])) fail('kafka', ['the message was modified'], before[i]);
         const problems = hopProblems(results[i]!, variant, inputText(message.headers));
-        if (problems.length > 0) fail(`kafka (${JSON.stringify(variant)}, ${batchMode ? 'eachBatch' : 'eachMessage'})`, problems, message.headers);
+        if (problems.length > 0)
+          fail(`kafka (${JSON.stringify(variant)}, ${batchMode ? 'eachBatch' : 'eachMessage'})`, problems, message.headers);
         tallyHop(figures, results[i]!);
       });
     }),
@@ -250,12 +281,15 @@ function userHeaderProblems(out: Record<string, string>, given: unknown, session
   const problems: string[] = [];
   for (const key of Object.keys(out)) if (typeof out[key] !== 'string') problems.push(`header ${key} is not a string`);
   const givenRecord = typeof given === 'object' && given !== null && !Array.isArray(given) ? (given as Record<string, unknown>) : {};
-  const givenTraceparent = Array.isArray(given) ? given.some((v) => (Array.isArray(v) ? v[0] : v)?.toString().toLowerCase() === 'traceparent') : spelling(givenRecord, 'traceparent') !== undefined;
+  const givenTraceparent = Array.isArray(given)
+    ? given.some((v) => (Array.isArray(v) ? v[0] : v)?.toString().toLowerCase() === 'traceparent')
+    : spelling(givenRecord, 'traceparent') !== undefined;
   const traceparent = spelling(out, 'traceparent');
   if (!givenTraceparent && traceparent !== undefined) problems.push(...outboundProblems({ traceparent: out[traceparent] }));
   const baggage = spelling(out, 'baggage');
   if (session !== undefined) {
-    if (baggage === undefined || outboundSessionId(out[baggage]) !== session) problems.push(`session ${session} not sent with the user's headers`);
+    if (baggage === undefined || outboundSessionId(out[baggage]) !== session)
+      problems.push(`session ${session} not sent with the user's headers`);
     else problems.push(...baggageProblems(out[baggage]).problems);
   }
   return problems;
@@ -323,7 +357,14 @@ export async function fuzzJobMetadataCarrier(numRuns: number, seed?: number): Pr
   const outboundTelemetry = sessionTelemetry({ signingKey: null });
   let lastResult: HopResult | undefined;
   const processor = async () => {
-    const metadata = await bullmqTrace(outboundTelemetry, BullMQSpanKind.PRODUCER, 'onward', 'add', 'onward.next', async (_span, dst) => dst);
+    const metadata = await bullmqTrace(
+      outboundTelemetry,
+      BullMQSpanKind.PRODUCER,
+      'onward',
+      'add',
+      'onward.next',
+      async (_span, dst) => dst,
+    );
     let outbound: Record<string, unknown> = {};
     if (metadata !== undefined && metadata !== '') outbound = JSON.parse(metadata) as Record<string, unknown>;
     lastResult = { session: getSessionId(), outbound, span: activeSpan() };
@@ -360,7 +401,8 @@ export async function fuzzJobMetadataCarrier(numRuns: number, seed?: number): Pr
       if (lastResult === undefined) fail('bullmq', ['the processor did not run'], metadata);
       if (!sameData(metadata, before)) fail('bullmq', ['the metadata was modified'], before);
       const problems = hopProblems(lastResult, variant, inputText(metadata));
-      if (problems.length > 0) fail(`bullmq (${JSON.stringify(variant)}, ${viaSandbox ? 'withJobContext' : 'telemetry'})`, problems, metadata);
+      if (problems.length > 0)
+        fail(`bullmq (${JSON.stringify(variant)}, ${viaSandbox ? 'withJobContext' : 'telemetry'})`, problems, metadata);
       tallyHop(figures, lastResult);
     }),
     { numRuns, ...(seed !== undefined ? { seed } : {}) },

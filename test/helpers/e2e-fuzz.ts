@@ -19,10 +19,31 @@ import { instrumentConsumer, instrumentProducer, type InstrumentedEachBatchPaylo
 import { getSessionId, type ShapeMode, type TrustMode } from '../../src/index.js';
 import { connection, uniqueQueueName } from '../bullmq/helpers.js';
 import { createTopics, fastConsumerConfig, waitFor } from '../kafka/helpers.js';
-import { activeSpan, hopProblems, tallyHop, inputText, VARIANTS, variantIndex, w3cFields, type FuzzFigures, type HopResult, type Variant } from './carrier-fuzz.js';
+import {
+  activeSpan,
+  hopProblems,
+  tallyHop,
+  inputText,
+  VARIANTS,
+  variantIndex,
+  w3cFields,
+  type FuzzFigures,
+  type HopResult,
+  type Variant,
+} from './carrier-fuzz.js';
 import { inParallel } from './child.js';
 import { postLines } from './header-lines.js';
-import { anyText, fieldName, FUZZ_SIGNING_KEY, headerText, incomingHeaders, jobMetadata, kafkaHeaders, randomBytes, sameData } from './hostile.js';
+import {
+  anyText,
+  fieldName,
+  FUZZ_SIGNING_KEY,
+  headerText,
+  incomingHeaders,
+  jobMetadata,
+  kafkaHeaders,
+  randomBytes,
+  sameData,
+} from './hostile.js';
 import { outboundProblems } from './w3c-oracle.js';
 
 /** Figures of an end-to-end run. */
@@ -33,7 +54,13 @@ export interface E2eFigures extends FuzzFigures {
 
 /** A short printable form of a carrier for a failure message. */
 function show(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'Buffer' ? `<${Buffer.from((v as { data: number[] }).data).toString('hex')}>` : v))?.slice(0, Number(process.env.SHOW_MAX ?? 300)) ?? String(value);
+  return (
+    JSON.stringify(value, (_k, v: unknown) =>
+      typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'Buffer'
+        ? `<${Buffer.from((v as { data: number[] }).data).toString('hex')}>`
+        : v,
+    )?.slice(0, Number(process.env.SHOW_MAX ?? 300)) ?? String(value)
+  );
 }
 
 function newFigures(): E2eFigures {
@@ -49,14 +76,29 @@ function record(figures: E2eFigures, id: string, problems: string[]): void {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Framing headers are the HTTP client's business, and Fastify refuses a malformed content-type itself.
-const FRAMING = new Set(['host', 'content-type', 'content-length', 'transfer-encoding', 'connection', 'expect', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-connection']);
+const FRAMING = new Set([
+  'host',
+  'content-type',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'expect',
+  'upgrade',
+  'te',
+  'trailer',
+  'keep-alive',
+  'proxy-connection',
+]);
 
 /** A header value as it can travel: the string's UTF-8 bytes as Latin-1 (so non-UTF-8 byte runs occur), minus what HTTP forbids, OWS trimmed as the parser will. */
 function wireValue(value: string): string {
-  return Buffer.from(value, 'utf8')
-    .toString('latin1')
-    .replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '')
-    .replace(/^[ \t]+|[ \t]+$/g, '');
+  return (
+    Buffer.from(value, 'utf8')
+      .toString('latin1')
+      // eslint-disable-next-line no-control-regex -- stripping control characters is the point
+      .replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '')
+      .replace(/^[ \t]+|[ \t]+$/g, '')
+  );
 }
 
 interface HttpCase {
@@ -95,14 +137,22 @@ interface ServerVerdict {
 }
 
 /** What the handler checks: the request as sent, then the hop's onward call as received downstream. */
-async function checkRequest(expected: HttpCase | undefined, rawHeaders: string[], body: Buffer, headers: IncomingHttpHeaders, onward: string): Promise<ServerVerdict> {
+async function checkRequest(
+  expected: HttpCase | undefined,
+  rawHeaders: string[],
+  body: Buffer,
+  headers: IncomingHttpHeaders,
+  onward: string,
+): Promise<ServerVerdict> {
   const session = getSessionId();
   const span = activeSpan();
   const problems: string[] = [];
   if (expected === undefined) return { problems: ['unknown case'], result: { session, outbound: {}, span } };
   const arrived: [string, string][] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (!FRAMING.has(rawHeaders[i]!.toLowerCase())) arrived.push([rawHeaders[i]!, rawHeaders[i + 1]!]);
-  if (JSON.stringify(arrived) !== JSON.stringify(expected.lines)) problems.push(`headers arrived changed: ${JSON.stringify(arrived).slice(0, 300)}`);
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2)
+    if (!FRAMING.has(rawHeaders[i]!.toLowerCase())) arrived.push([rawHeaders[i]!, rawHeaders[i + 1]!]);
+  if (JSON.stringify(arrived) !== JSON.stringify(expected.lines))
+    problems.push(`headers arrived changed: ${JSON.stringify(arrived).slice(0, 300)}`);
   if (!body.equals(expected.body)) problems.push('body arrived changed');
   const response = await fetchOnward(`${onward}/echo`, { method: 'POST', headers: { 'x-user': 'u' }, body: 'onward' });
   const seen = (await response.json()) as IncomingHttpHeaders;
@@ -132,14 +182,24 @@ const trustOf = (headers: IncomingHttpHeaders): TrustMode => headers['x-trust'] 
 const shapeOf = (headers: IncomingHttpHeaders): ShapeMode => headers['x-shape'] as ShapeMode;
 
 /** The service under test: `/plain/run` and `/signed/run`, on Express or on two Fastify apps. */
-async function httpService(framework: 'express' | 'fastify', cases: Map<string, HttpCase>, onward: string): Promise<{ ports: { plain: number; signed: number }; close(): Promise<void> }> {
+async function httpService(
+  framework: 'express' | 'fastify',
+  cases: Map<string, HttpCase>,
+  onward: string,
+): Promise<{ ports: { plain: number; signed: number }; close(): Promise<void> }> {
   const handle = async (rawHeaders: string[], headers: IncomingHttpHeaders, body: Buffer): Promise<ServerVerdict> =>
     checkRequest(cases.get(String(headers['x-case'])), rawHeaders, body, headers, onward);
   if (framework === 'express') {
     const app = express();
     for (const signed of [false, true]) {
       const router = express.Router();
-      router.use(sessionMiddleware({ trust: (req) => trustOf(req.headers), shape: (req) => shapeOf(req.headers), signingKey: signed ? FUZZ_SIGNING_KEY : null }));
+      router.use(
+        sessionMiddleware({
+          trust: (req) => trustOf(req.headers),
+          shape: (req) => shapeOf(req.headers),
+          signingKey: signed ? FUZZ_SIGNING_KEY : null,
+        }),
+      );
       router.post('/run', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
         res.json(await handle(req.rawHeaders, req.headers, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)));
       });
@@ -153,10 +213,16 @@ async function httpService(framework: 'express' | 'fastify', cases: Map<string, 
   const ports: number[] = [];
   for (const signed of [false, true]) {
     const app = Fastify({ bodyLimit: 1024 * 1024, serverFactory: (h) => createServer({ maxHeaderSize: 256 * 1024 }, h) });
-    await app.register(sessionPlugin, { trust: (request) => trustOf(request.headers), shape: (request) => shapeOf(request.headers), signingKey: signed ? FUZZ_SIGNING_KEY : null });
+    await app.register(sessionPlugin, {
+      trust: (request) => trustOf(request.headers),
+      shape: (request) => shapeOf(request.headers),
+      signingKey: signed ? FUZZ_SIGNING_KEY : null,
+    });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    app.post('/run', async (request) => handle(request.raw.rawHeaders, request.headers, Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)));
+    app.post('/run', async (request) =>
+      handle(request.raw.rawHeaders, request.headers, Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)),
+    );
     await app.listen({ port: 0, host: '127.0.0.1' });
     apps.push(app);
     ports.push((app.server.address() as AddressInfo).port);
@@ -185,7 +251,13 @@ export async function e2eHttpFuzz(framework: 'express' | 'fastify', count: numbe
       all.map((c) => async () => {
         figures.cases++;
         const port = c.variant.signed ? service.ports.signed : service.ports.plain;
-        const answer = await postLines(port, framework === 'express' ? (c.variant.signed ? '/signed/run' : '/plain/run') : '/run', c.lines, c.body, agent);
+        const answer = await postLines(
+          port,
+          framework === 'express' ? (c.variant.signed ? '/signed/run' : '/plain/run') : '/run',
+          c.lines,
+          c.body,
+          agent,
+        );
         if (answer.status !== 200) return record(figures, c.id, [`answered ${answer.status}: ${answer.body.slice(0, 200)}`]);
         const verdict = JSON.parse(answer.body) as ServerVerdict;
         record(figures, c.id, verdict.problems);
@@ -214,9 +286,16 @@ function sendable(headers: Record<string, unknown>): IHeaders {
   for (const key of Object.keys(headers)) {
     if (key in Object.prototype) continue;
     const value = headers[key];
-    const values = (Array.isArray(value) ? value : [value]).filter((v): v is string | Buffer => typeof v === 'string' || Buffer.isBuffer(v));
+    const values = (Array.isArray(value) ? value : [value]).filter(
+      (v): v is string | Buffer => typeof v === 'string' || Buffer.isBuffer(v),
+    );
     if (values.length === 0) continue;
-    Object.defineProperty(out, key, { value: values.length === 1 && !Array.isArray(value) ? values[0] : values, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, key, {
+      value: values.length === 1 && !Array.isArray(value) ? values[0] : values,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
@@ -227,7 +306,12 @@ function delivered(headers: IHeaders): Record<string, unknown> {
   for (const key of Object.keys(headers)) {
     const value = headers[key];
     const buffers = (Array.isArray(value) ? value : [value]).map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8')));
-    Object.defineProperty(out, key, { value: buffers.length === 1 ? buffers[0] : buffers, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, key, {
+      value: buffers.length === 1 ? buffers[0] : buffers,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
@@ -249,7 +333,10 @@ interface KafkaCase {
  */
 export async function e2eKafkaFuzz(kafka: Kafka, count: number, seed: number): Promise<E2eFigures> {
   const figures = newFigures();
-  const samples = fc.sample(fc.record({ vi: variantIndex, batch: fc.boolean(), headers: kafkaHeaders, key: randomBytes(16), value: randomBytes(64) }), { numRuns: count, seed });
+  const samples = fc.sample(
+    fc.record({ vi: variantIndex, batch: fc.boolean(), headers: kafkaHeaders, key: randomBytes(16), value: randomBytes(64) }),
+    { numRuns: count, seed },
+  );
   const cases = samples.map((s, i): KafkaCase => {
     const variant = VARIANTS[s.vi]!;
     const headers = sendable(s.headers);
@@ -272,7 +359,8 @@ export async function e2eKafkaFuzz(kafka: Kafka, count: number, seed: number): P
     get(target, prop, receiver) {
       if (prop !== 'send') return Reflect.get(target, prop, receiver);
       return (record: Parameters<Producer['send']>[0]) => {
-        for (const m of record.messages) sentOnward.set(String((m.headers as IHeaders)['x-case']), { ...(m.headers as Record<string, unknown>) });
+        for (const m of record.messages)
+          sentOnward.set(String((m.headers as IHeaders)['x-case']), { ...(m.headers as Record<string, unknown>) });
         return target.send(record);
       };
     },
@@ -285,7 +373,8 @@ export async function e2eKafkaFuzz(kafka: Kafka, count: number, seed: number): P
     handled.set(id, (handled.get(id) ?? 0) + 1);
     if (expected === undefined) return record(figures, id, ['unknown case']);
     const problems: string[] = [];
-    if (!sameData(message.headers, delivered(expected.headers))) problems.push(`headers arrived changed: ${show(message.headers)} sent ${show(expected.headers)}`);
+    if (!sameData(message.headers, delivered(expected.headers)))
+      problems.push(`headers arrived changed: ${show(message.headers)} sent ${show(expected.headers)}`);
     if (!sameData(message.value, expected.value) || !sameData(message.key, expected.key)) problems.push('key or value arrived changed');
     results.set(id, { session: getSessionId(), outbound: {}, span: activeSpan() });
     pending.push(producer.send({ topic: onward, messages: [{ value: id, headers: { 'x-user': 'u', 'x-case': id } }] }));
@@ -344,7 +433,9 @@ export async function e2eKafkaFuzz(kafka: Kafka, count: number, seed: number): P
     const arrived = onwardHeaders.get(c.id) ?? {};
     // What the broker delivered onward is what the instrumented producer sent.
     if (!sameData(arrived, delivered(copy as IHeaders))) record(figures, c.id, ['onward headers changed in transit']);
-    result.outbound = Object.fromEntries(Object.entries(w3cFields(arrived as Record<string, unknown>)).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('utf8') : v]));
+    result.outbound = Object.fromEntries(
+      Object.entries(w3cFields(arrived as Record<string, unknown>)).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('utf8') : v]),
+    );
     record(figures, c.id, hopProblems(result, c.variant, inputText(delivered(c.headers))));
     tallyHop(figures, result);
   }
@@ -361,7 +452,8 @@ export async function e2eKafkaFuzz(kafka: Kafka, count: number, seed: number): P
  */
 function asStored(value: unknown): unknown {
   const stored = (v: unknown): unknown => {
-    if (typeof v === 'string') return v.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd\ufffd\ufffd');
+    if (typeof v === 'string')
+      return v.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd\ufffd\ufffd');
     if (Array.isArray(v)) return v.length === 0 ? {} : v.map(stored);
     if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [stored(k), stored(x)]));
     return v;
@@ -397,7 +489,8 @@ export async function e2eBullmqFuzz(count: number, seed: number): Promise<E2eFig
     if (expected === undefined) return record(figures, id, ['unknown case']);
     const problems: string[] = [];
     if (!sameData(job.data, { id, payload: expected.payload })) problems.push('job data arrived changed');
-    if (!sameData(job.opts.telemetry?.metadata, asStored(expected.metadata))) problems.push(`stored metadata changed: ${show(job.opts.telemetry?.metadata)} added ${show(expected.metadata)}`);
+    if (!sameData(job.opts.telemetry?.metadata, asStored(expected.metadata)))
+      problems.push(`stored metadata changed: ${show(job.opts.telemetry?.metadata)} added ${show(expected.metadata)}`);
     const session = getSessionId();
     const span = activeSpan();
     const next = await onwardQueue.add('next', { id });
@@ -422,14 +515,21 @@ export async function e2eBullmqFuzz(count: number, seed: number): Promise<E2eFig
       }),
   );
   for (const w of workers) w.on('error', () => undefined);
-  const producers = { plain: new Queue(names.plain, { connection: connection() }), signed: new Queue(names.signed, { connection: connection() }) };
+  const producers = {
+    plain: new Queue(names.plain, { connection: connection() }),
+    signed: new Queue(names.signed, { connection: connection() }),
+  };
   try {
     for (let i = 0; i < cases.length; i += 500) {
       const chunk = cases.slice(i, i + 500);
       for (const signed of [false, true]) {
         const jobs = chunk
           .filter((c) => c.variant.signed === signed)
-          .map((c) => ({ name: `${c.variant.trust}:${c.variant.shape}`, data: { id: c.id, payload: c.payload }, opts: { telemetry: { metadata: c.metadata as string }, removeOnComplete: true } }));
+          .map((c) => ({
+            name: `${c.variant.trust}:${c.variant.shape}`,
+            data: { id: c.id, payload: c.payload },
+            opts: { telemetry: { metadata: c.metadata as string }, removeOnComplete: true },
+          }));
         if (jobs.length > 0) await (signed ? producers.signed : producers.plain).addBulk(jobs);
       }
     }
@@ -447,4 +547,3 @@ export async function e2eBullmqFuzz(count: number, seed: number): Promise<E2eFig
   }
   return figures;
 }
-

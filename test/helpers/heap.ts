@@ -10,7 +10,7 @@ let gcFunction: (() => void) | undefined;
  * Node's `gc()`: the global one under `--expose-gc`, else enabled at run time (the flag is read
  * when a new context is created, so a fresh context hands out the function).
  */
-export function forceGc(): void {
+function forceGc(): void {
   if (gcFunction === undefined) {
     const global = (globalThis as { gc?: () => void }).gc;
     if (typeof global === 'function') gcFunction = global;

@@ -12,7 +12,7 @@ import { createKeyring, signSessionEntry } from '../../src/policy/signing.js';
 
 /** Two well-formed sessions the generators refer to, so that forged and conflicting entries occur often. */
 export const SESSION_A = '4bf92f3577b34da6a3ce929d0e0e4736';
-export const SESSION_B = '0af7651916cd43dd8448eb211c80319c';
+const SESSION_B = '0af7651916cd43dd8448eb211c80319c';
 const SPAN_A = '00f067aa0ba902b7';
 const SPAN_B = 'b7ad6b7169203331';
 
@@ -50,12 +50,52 @@ const hex = (length: number): fc.Arbitrary<string> =>
 
 /** Characters that break parsers: separators, controls, non-ASCII, surrogates, U+FFFD, NUL. */
 const NASTY = [
-  ',', ';', '=', '%', ' ', '\t', '\r', '\n', '\u0000', '\u0001', '\u007f', '"', '\\', '-', '@', '/',
-  '\u0080', '\u00ff', '\u00e9', '\u2028', '\ufeff', '\ufffd', '\ud800', '\udfff', '\ud83d\ude00', '\u{10ffff}',
+  ',',
+  ';',
+  '=',
+  '%',
+  ' ',
+  '\t',
+  '\r',
+  '\n',
+  '\u0000',
+  '\u0001',
+  '\u007f',
+  '"',
+  '\\',
+  '-',
+  '@',
+  '/',
+  '\u0080',
+  '\u00ff',
+  '\u00e9',
+  '\u2028',
+  '\ufeff',
+  '\ufffd',
+  '\ud800',
+  '\udfff',
+  '\ud83d\ude00',
+  '\u{10ffff}',
 ];
-const TOKEN_CHARS = [...'abcxyzABC019-_.*!#$&\'+^`|~'];
-const VALUE_CHARS = [...'abcXYZ0189-_.:/!#$&\'()*+<>=?@[]^`{|}~%'];
-const PERCENT = ['%20', '%E2%82%AC', '%FF', '%FE%FF', '%C3', '%C3%28', '%ED%A0%80', '%F4%90%80%80', '%zz', '%2', '%', '%%', '%00', '%0a', '%e2%82%ac'];
+const TOKEN_CHARS = [..."abcxyzABC019-_.*!#$&'+^`|~"];
+const VALUE_CHARS = [..."abcXYZ0189-_.:/!#$&'()*+<>=?@[]^`{|}~%"];
+const PERCENT = [
+  '%20',
+  '%E2%82%AC',
+  '%FF',
+  '%FE%FF',
+  '%C3',
+  '%C3%28',
+  '%ED%A0%80',
+  '%F4%90%80%80',
+  '%zz',
+  '%2',
+  '%',
+  '%%',
+  '%00',
+  '%0a',
+  '%e2%82%ac',
+];
 
 function randomString(r: () => number, maxLength: number, char: () => string): string {
   const n = Math.floor(r() * (maxLength + 1));
@@ -78,7 +118,23 @@ export const anyText: fc.Arbitrary<string> = seeded((r) =>
 
 const nastyChar = fc.constantFrom(...NASTY);
 const token = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom('k', 'key', 'userId', 'tenant', 'a.b', 'x-y_z', '!#$&', 'K9', 'sessionid', 'agentops', 'agentops.session', 'session.id') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      'k',
+      'key',
+      'userId',
+      'tenant',
+      'a.b',
+      'x-y_z',
+      '!#$&',
+      'K9',
+      'sessionid',
+      'agentops',
+      'agentops.session',
+      'session.id',
+    ),
+  },
   { weight: 2, arbitrary: seeded((r) => pick(r, TOKEN_CHARS) + randomString(r, 11, () => pick(r, TOKEN_CHARS))) },
 );
 const baggageValue = seeded((r) =>
@@ -104,7 +160,10 @@ function mutated(base: fc.Arbitrary<string>): fc.Arbitrary<string> {
 const traceId = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(SESSION_A, SESSION_B) },
   { weight: 2, arbitrary: hex(32) },
-  { weight: 1, arbitrary: fc.constantFrom('0'.repeat(32), SESSION_A.toUpperCase(), SESSION_A.slice(1), `${SESSION_A}0`, `${SESSION_A.slice(0, 31)}g`) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('0'.repeat(32), SESSION_A.toUpperCase(), SESSION_A.slice(1), `${SESSION_A}0`, `${SESSION_A.slice(0, 31)}g`),
+  },
 );
 const spanId = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(SPAN_A, SPAN_B) },
@@ -117,15 +176,27 @@ const version = fc.constantFrom('00', '00', '00', '01', 'cc', 'fe', 'ff', '0', '
 const traceparentTail = fc.constantFrom('', '', '', '-', '-extra', '-00', 'x');
 
 /** A traceparent, usually valid, often a near miss. */
-export const traceparentText: fc.Arbitrary<string> = fc.oneof(
-  { weight: 6, arbitrary: fc.tuple(ows, version, traceId, spanId, flagsByte, traceparentTail, ows).map(([a, v, t, s, f, tail, b]) => `${a}${v}-${t}-${s}-${f}${tail}${b}`) },
+const traceparentText: fc.Arbitrary<string> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(ows, version, traceId, spanId, flagsByte, traceparentTail, ows)
+      .map(([a, v, t, s, f, tail, b]) => `${a}${v}-${t}-${s}-${f}${tail}${b}`),
+  },
   { weight: 2, arbitrary: mutated(fc.tuple(traceId, spanId).map(([t, s]) => `00-${t}-${s}-01`)) },
   { weight: 1, arbitrary: fc.tuple(traceId, spanId).map(([t, s]) => `00_${t}_${s}_01`) },
 );
 
 const sig = fc.oneof(
   fc.constant('v1.k0.9999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'),
-  seeded((r) => [pick(r, ['v1', 'v2', '']), pick(r, ['k0', 'k1', 'x']), pick(r, ['1', '9999999999', '-1', '1e9', '']), randomString(r, 50, () => pick(r, [...'AZaz09-_+/=']))].join('.')),
+  seeded((r) =>
+    [
+      pick(r, ['v1', 'v2', '']),
+      pick(r, ['k0', 'k1', 'x']),
+      pick(r, ['1', '9999999999', '-1', '1e9', '']),
+      randomString(r, 50, () => pick(r, [...'AZaz09-_+/='])),
+    ].join('.'),
+  ),
 );
 const sessionProperty = fc.oneof(
   spanId.map((s) => `root=${s}`),
@@ -138,18 +209,27 @@ const sessionProperty = fc.oneof(
 /** The key whose signatures the generators forge; a hop verifying with it accepts only {@link SIGNED_A}. */
 export const FUZZ_SIGNING_KEY = 'fuzz-signing-key-0123456789';
 // Signed as of 2100, so that it is still valid whenever the tests run.
-const SIGNATURE_A = signSessionEntry({ sessionId: SESSION_A, rootSpanId: SPAN_A, traceFlags: 3 }, createKeyring(FUZZ_SIGNING_KEY), 4_102_444_800);
+const SIGNATURE_A = signSessionEntry(
+  { sessionId: SESSION_A, rootSpanId: SPAN_A, traceFlags: 3 },
+  createKeyring(FUZZ_SIGNING_KEY),
+  4_102_444_800,
+);
 /** A correctly signed session entry for {@link SESSION_A}: the one entry a verifying hop may accept. */
-export const SIGNED_A = `agentops.session.id=${SESSION_A};root=${SPAN_A};flags=03;sig=${SIGNATURE_A}`;
+const SIGNED_A = `agentops.session.id=${SESSION_A};root=${SPAN_A};flags=03;sig=${SIGNATURE_A}`;
 /** The signature of {@link SIGNED_A}: an accepted signed session must have come with it. */
 export const SIGNATURE_OF_A = SIGNATURE_A;
 
 /** The session entry, every way it can be right or wrong. */
-export const sessionMember: fc.Arbitrary<string> = fc.oneof(
+const sessionMember: fc.Arbitrary<string> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
-      .tuple(fc.constantFrom('agentops.session.id', 'agentops.session.id', 'Agentops.Session.Id', 'agentops.session.id '), ows, traceId, fc.array(fc.tuple(ows, sessionProperty), { maxLength: 4 }))
+      .tuple(
+        fc.constantFrom('agentops.session.id', 'agentops.session.id', 'Agentops.Session.Id', 'agentops.session.id '),
+        ows,
+        traceId,
+        fc.array(fc.tuple(ows, sessionProperty), { maxLength: 4 }),
+      )
       .map(([key, space, id, props]) => `${key}=${space}${id}${props.map(([o, p]) => `${o};${o}${p}`).join('')}`),
   },
   // Signed, and signed then tampered with: another session, another root, other flags, a flipped MAC.
@@ -169,13 +249,21 @@ export const sessionMember: fc.Arbitrary<string> = fc.oneof(
 
 const baggageMember = fc.oneof(
   { weight: 3, arbitrary: sessionMember },
-  { weight: 4, arbitrary: fc.tuple(ows, token, ows, baggageValue, fc.array(sessionProperty, { maxLength: 2 })).map(([a, k, b, v, props]) => `${a}${k}${b}=${b}${v}${props.map((p) => `;${p}`).join('')}`) },
-  { weight: 1, arbitrary: fc.constantFrom('', ' ', '=', '=v', 'k', 'k=v=w', ';', 'k=v;', 'k=v;;', '__proto__=x', 'constructor=y', 'toString=z') },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(ows, token, ows, baggageValue, fc.array(sessionProperty, { maxLength: 2 }))
+      .map(([a, k, b, v, props]) => `${a}${k}${b}=${b}${v}${props.map((p) => `;${p}`).join('')}`),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('', ' ', '=', '=v', 'k', 'k=v=w', ';', 'k=v;', 'k=v;;', '__proto__=x', 'constructor=y', 'toString=z'),
+  },
   { weight: 1, arbitrary: mutated(fc.tuple(token, baggageValue).map(([k, v]) => `${k}=${v}`)) },
 );
 
 /** A baggage list: valid, partly valid, conflicting session entries, malformed members. */
-export const baggageText: fc.Arbitrary<string> = fc
+const baggageText: fc.Arbitrary<string> = fc
   .tuple(fc.array(baggageMember, { maxLength: 8 }), fc.constantFrom(',', ',', ', ', ' ,\t', ',,'))
   .map(([members, sep]) => members.join(sep));
 
@@ -183,22 +271,43 @@ const tracestateMember = fc.oneof(
   {
     weight: 4,
     arbitrary: fc
-      .tuple(fc.constantFrom('rojo', 'congo', 'vendor@tenant', 'a', 'z9_-*/', 'x@', 'foo@@bar'), seeded((r) => randomString(r, 16, () => pick(r, [...'abc019 !#~:']))))
+      .tuple(
+        fc.constantFrom('rojo', 'congo', 'vendor@tenant', 'a', 'z9_-*/', 'x@', 'foo@@bar'),
+        seeded((r) => randomString(r, 16, () => pick(r, [...'abc019 !#~:']))),
+      )
       .map(([k, v]) => `${k}=${v.trimEnd() || 'v'}`),
   },
-  { weight: 1, arbitrary: fc.constantFrom('', ' ', '@foo=bar', 'UPPER=x', 'k=', 'k= ', 'k=a,b', '=v', 'k==v', 'k=v=w', `${'k'.repeat(257)}=v`, `k=${'v'.repeat(257)}`) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      ' ',
+      '@foo=bar',
+      'UPPER=x',
+      'k=',
+      'k= ',
+      'k=a,b',
+      '=v',
+      'k==v',
+      'k=v=w',
+      `${'k'.repeat(257)}=v`,
+      `k=${'v'.repeat(257)}`,
+    ),
+  },
   { weight: 1, arbitrary: mutated(fc.constant('rojo=00f067aa0ba902b7')) },
 );
 
 /** A tracestate list, valid or not, sometimes over 32 members. */
-export const tracestateText: fc.Arbitrary<string> = fc.oneof(
+const tracestateText: fc.Arbitrary<string> = fc.oneof(
   { weight: 5, arbitrary: fc.array(tracestateMember, { maxLength: 6 }).map((m) => m.join(',')) },
   { weight: 1, arbitrary: fc.integer({ min: 30, max: 40 }).map((n) => Array.from({ length: n }, (_, i) => `k${i}=v`).join(',')) },
 );
 
 /** A B3 single-header value or one of the multi-header values. */
-export const b3Text: fc.Arbitrary<string> = fc.oneof(
-  fc.tuple(traceId, spanId, fc.constantFrom('', '-1', '-0', '-d', '-x'), fc.constantFrom('', `-${SPAN_B}`)).map(([t, s, sampled, parent]) => `${t}-${s}${sampled}${parent}`),
+const b3Text: fc.Arbitrary<string> = fc.oneof(
+  fc
+    .tuple(traceId, spanId, fc.constantFrom('', '-1', '-0', '-d', '-x'), fc.constantFrom('', `-${SPAN_B}`))
+    .map(([t, s, sampled, parent]) => `${t}-${s}${sampled}${parent}`),
   fc.constantFrom('0', '1', 'd', 'true'),
   traceId.map((t) => t.slice(16)),
 );
@@ -229,7 +338,18 @@ function textFor(name: string): fc.Arbitrary<string> {
 // ---------------------------------------------------------------------------------------------
 // Bytes
 
-const INVALID_UTF8 = [[0xff], [0xfe, 0xff], [0x80], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xc3], [0xe2, 0x82], [0x00]];
+const INVALID_UTF8 = [
+  [0xff],
+  [0xfe, 0xff],
+  [0x80],
+  [0xc0, 0xaf],
+  [0xe0, 0x80, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xc3],
+  [0xe2, 0x82],
+  [0x00],
+];
 
 /** Text as UTF-8 with invalid sequences (lone continuation bytes, overlongs, surrogates, truncations) spliced in. */
 function corrupted(text: fc.Arbitrary<string>): fc.Arbitrary<Buffer> {
@@ -250,7 +370,10 @@ export function randomBytes(maxLength: number): fc.Arbitrary<Buffer> {
 }
 
 /** A header value as raw bytes: text as UTF-8 with invalid sequences spliced in, or random bytes. */
-export const headerBytes: fc.Arbitrary<Buffer> = fc.oneof({ weight: 3, arbitrary: corrupted(headerText) }, { weight: 1, arbitrary: randomBytes(64) });
+const headerBytes: fc.Arbitrary<Buffer> = fc.oneof(
+  { weight: 3, arbitrary: corrupted(headerText) },
+  { weight: 1, arbitrary: randomBytes(64) },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Carriers
@@ -260,12 +383,27 @@ const W3C_NAMES = ['traceparent', 'tracestate', 'baggage'] as const;
 /** Names a hostile carrier uses: the W3C and B3 fields in several casings, prototype keys, others. */
 export const fieldName: fc.Arbitrary<string> = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom(...W3C_NAMES) },
-  { weight: 2, arbitrary: fc.constantFrom('Traceparent', 'TRACEPARENT', 'Baggage', 'BAGGAGE', 'TraceState', 'b3', 'B3', 'x-b3-traceid', 'X-B3-SpanId', 'x-b3-sampled', 'x-b3-flags') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'Traceparent',
+      'TRACEPARENT',
+      'Baggage',
+      'BAGGAGE',
+      'TraceState',
+      'b3',
+      'B3',
+      'x-b3-traceid',
+      'X-B3-SpanId',
+      'x-b3-sampled',
+      'x-b3-flags',
+    ),
+  },
   { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'hasOwnProperty', 'toString', 'x-user', 'content-type', '') },
 );
 
 /** An object whose keys are own data properties, `__proto__` included, as a parser would make it. */
-export function ownRecord(entries: readonly (readonly [string, unknown])[]): Record<string, unknown> {
+function ownRecord(entries: readonly (readonly [string, unknown])[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of entries) {
     if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
@@ -278,9 +416,17 @@ export function ownRecord(entries: readonly (readonly [string, unknown])[]): Rec
  * A plausible carrier: each W3C field at most once, holding that field's (near-)valid grammar,
  * plus hostile extras. Most sessions that a hop may accept come from here.
  */
-function plausible<V>(value: (name: string) => fc.Arbitrary<V>, extra: fc.Arbitrary<readonly [string, unknown]>): fc.Arbitrary<Record<string, unknown>> {
+function plausible<V>(
+  value: (name: string) => fc.Arbitrary<V>,
+  extra: fc.Arbitrary<readonly [string, unknown]>,
+): fc.Arbitrary<Record<string, unknown>> {
   return fc
-    .tuple(fc.option(value('traceparent'), { freq: 4 }), fc.option(value('baggage'), { freq: 6 }), fc.option(value('tracestate'), { freq: 2 }), fc.array(extra, { maxLength: 2 }))
+    .tuple(
+      fc.option(value('traceparent'), { freq: 4 }),
+      fc.option(value('baggage'), { freq: 6 }),
+      fc.option(value('tracestate'), { freq: 2 }),
+      fc.array(extra, { maxLength: 2 }),
+    )
     .map(([traceparent, baggage, tracestate, extras]) => {
       const entries: (readonly [string, unknown])[] = [];
       if (traceparent !== null) entries.push(['traceparent', traceparent]);
@@ -291,7 +437,7 @@ function plausible<V>(value: (name: string) => fc.Arbitrary<V>, extra: fc.Arbitr
 }
 
 /** A Kafka header value as kafkajs or a producer may present it, nulls and arrays included. */
-export const kafkaHeaderValue: fc.Arbitrary<unknown> = fc.oneof(
+const kafkaHeaderValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: headerBytes },
   { weight: 3, arbitrary: headerText },
   { weight: 2, arbitrary: fc.array(fc.oneof(headerBytes, headerText, fc.constant(null)), { minLength: 1, maxLength: 3 }) },
@@ -310,15 +456,34 @@ export const incomingHeaders: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .array(fc.tuple(fieldName.map((n) => n.toLowerCase()), fc.oneof({ weight: 5, arbitrary: headerText }, { weight: 1, arbitrary: fc.array(headerText, { minLength: 1, maxLength: 3 }) })), { maxLength: 5 })
+      .array(
+        fc.tuple(
+          fieldName.map((n) => n.toLowerCase()),
+          fc.oneof({ weight: 5, arbitrary: headerText }, { weight: 1, arbitrary: fc.array(headerText, { minLength: 1, maxLength: 3 }) }),
+        ),
+        { maxLength: 5 },
+      )
       .map(ownRecord),
   },
-  { weight: 3, arbitrary: plausible(textFor, fc.tuple(fieldName.map((n) => n.toLowerCase()), headerText)) },
+  {
+    weight: 3,
+    arbitrary: plausible(
+      textFor,
+      fc.tuple(
+        fieldName.map((n) => n.toLowerCase()),
+        headerText,
+      ),
+    ),
+  },
 );
 
 /** Headers user code may hand an outbound HTTP call: records in any case, tuples, flat lists, numbers, nulls. */
 export const userHttpHeaders: fc.Arbitrary<unknown> = fc.oneof(
-  fc.array(fc.tuple(fieldName, fc.oneof(headerText, fc.array(headerText, { maxLength: 2 }), fc.constantFrom(null, undefined, 7))), { maxLength: 4 }).map(ownRecord),
+  fc
+    .array(fc.tuple(fieldName, fc.oneof(headerText, fc.array(headerText, { maxLength: 2 }), fc.constantFrom(null, undefined, 7))), {
+      maxLength: 4,
+    })
+    .map(ownRecord),
   fc.array(fc.tuple(fieldName, headerText), { maxLength: 4 }).map((pairs) => pairs.map(([k, v]) => [k, v])),
   fc.array(fc.tuple(fieldName, headerText), { maxLength: 4 }).map((pairs) => pairs.flat()),
   fc.constantFrom(undefined, null, 'not headers', 42),
@@ -326,9 +491,45 @@ export const userHttpHeaders: fc.Arbitrary<unknown> = fc.oneof(
 
 /** What BullMQ may find in `opts.telemetry.metadata`: our JSON, someone else's, not JSON, wrong types. */
 export const jobMetadata: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 4, arbitrary: plausible(textFor, fc.tuple(fieldName, fc.oneof({ weight: 3, arbitrary: headerText }, { weight: 1, arbitrary: fc.constantFrom(null, 1, true, [], {}, ['x']) }))).map((o) => JSON.stringify(o)) },
-  { weight: 2, arbitrary: fc.array(fc.tuple(fieldName, fc.oneof({ weight: 5, arbitrary: headerText }, { weight: 1, arbitrary: fc.constantFrom(null, 1, true, [], {}, ['x']) })), { maxLength: 5 }).map((entries) => JSON.stringify(ownRecord(entries))) },
-  { weight: 1, arbitrary: fc.constantFrom('', 'null', '[]', '"x"', '1', 'true', '{', '{"traceparent":', '{"agentops":{"x":1}}', '{"__proto__":{"traceparent":"x"}}', '\u0000', '{}') },
+  {
+    weight: 4,
+    arbitrary: plausible(
+      textFor,
+      fc.tuple(
+        fieldName,
+        fc.oneof({ weight: 3, arbitrary: headerText }, { weight: 1, arbitrary: fc.constantFrom(null, 1, true, [], {}, ['x']) }),
+      ),
+    ).map((o) => JSON.stringify(o)),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .array(
+        fc.tuple(
+          fieldName,
+          fc.oneof({ weight: 5, arbitrary: headerText }, { weight: 1, arbitrary: fc.constantFrom(null, 1, true, [], {}, ['x']) }),
+        ),
+        { maxLength: 5 },
+      )
+      .map((entries) => JSON.stringify(ownRecord(entries))),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      'null',
+      '[]',
+      '"x"',
+      '1',
+      'true',
+      '{',
+      '{"traceparent":',
+      '{"agentops":{"x":1}}',
+      '{"__proto__":{"traceparent":"x"}}',
+      '\u0000',
+      '{}',
+    ),
+  },
   { weight: 1, arbitrary: anyText },
   { weight: 1, arbitrary: fc.constantFrom(0, 1, -1, true, false, {}, [], { traceparent: 1 }, ['{}'], 12.5) },
 );
@@ -355,7 +556,10 @@ export function sameData(a: unknown, b: unknown): boolean {
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
     const ka = Object.keys(a);
     const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameData((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+    return (
+      ka.length === kb.length &&
+      ka.every((k, i) => k === kb[i] && sameData((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    );
   }
   return Object.is(a, b);
 }

@@ -44,7 +44,12 @@ export function setupTracing(): TestTracing {
     byName: (name) => spans().filter((s) => s.name === name),
     one(name) {
       const found = spans().filter((s) => s.name === name);
-      if (found.length !== 1) throw new Error(`expected one span named ${name}, found ${found.length}: ${spans().map((s) => s.name).join(', ')}`);
+      if (found.length !== 1)
+        throw new Error(
+          `expected one span named ${name}, found ${found.length}: ${spans()
+            .map((s) => s.name)
+            .join(', ')}`,
+        );
       return found[0]!;
     },
     reset: () => exporter.reset(),

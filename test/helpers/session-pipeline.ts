@@ -76,7 +76,7 @@ function closeServer(server: Server): Promise<void> {
  * Waits until no span has arrived for half a second: spans end as responses finish and jobs
  * settle, after the work itself is done.
  */
-export async function settled(spans: () => readonly unknown[], quietMs = 500, deadlineMs = 60_000): Promise<void> {
+async function settled(spans: () => readonly unknown[], quietMs = 500, deadlineMs = 60_000): Promise<void> {
   const until = Date.now() + deadlineMs;
   let last = spans().length;
   for (;;) {
@@ -136,7 +136,11 @@ export async function runSessionPipeline(options: PipelineOptions): Promise<Pipe
       async (job) => {
         const { sid } = job.data as { sid: string };
         observe('worker', sid);
-        const response = await fetchWithSession(`${callbackUrl}/done`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sid }) });
+        const response = await fetchWithSession(`${callbackUrl}/done`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ sid }),
+        });
         if (!response.ok) throw new Error(`callback answered ${response.status}`);
         await response.arrayBuffer();
       },
@@ -210,14 +214,19 @@ export async function runSessionPipeline(options: PipelineOptions): Promise<Pipe
       sessions.map((session) =>
         context.with(root, () =>
           withSession(session, async () => {
-            const response = await fetchWithSession(`${gatewayUrl}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sid: session.id }) });
+            const response = await fetchWithSession(`${gatewayUrl}/tasks`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ sid: session.id }),
+            });
             return { status: response.status, body: (await response.json()) as { accepted: string } };
           }),
         ),
       ),
     );
     for (const [i, answer] of answers.entries()) {
-      if (answer.status !== 202 || answer.body.accepted !== sessions[i]!.id) throw new Error(`gateway answered ${answer.status} ${JSON.stringify(answer.body)}`);
+      if (answer.status !== 202 || answer.body.accepted !== sessions[i]!.id)
+        throw new Error(`gateway answered ${answer.status} ${JSON.stringify(answer.body)}`);
     }
     await waitFor(`${count} tasks at the callback`, () => arrived.size === count, 180_000);
     for (const session of sessions) session.end();
@@ -241,9 +250,11 @@ export function pipelineProblems(run: PipelineRun): string[] {
     const { traceId } = span.spanContext();
     const claimed = span.attributes['session.id'];
     if (claimed !== undefined && claimed !== traceId) problems.push(`${span.name} claims session ${String(claimed)} in trace ${traceId}`);
-    if (sessionIds.has(traceId) && claimed !== traceId) problems.push(`${span.name} in session trace ${traceId} without its session.id (${String(claimed)})`);
+    if (sessionIds.has(traceId) && claimed !== traceId)
+      problems.push(`${span.name} in session trace ${traceId} without its session.id (${String(claimed)})`);
     const parent = span.parentSpanContext;
-    if (parent !== undefined && !byId.has(`${parent.traceId}-${parent.spanId}`)) problems.push(`${span.name} in ${traceId}: orphan, parent ${parent.spanId} was never exported`);
+    if (parent !== undefined && !byId.has(`${parent.traceId}-${parent.spanId}`))
+      problems.push(`${span.name} in ${traceId}: orphan, parent ${parent.spanId} was never exported`);
     if (parent !== undefined && parent.traceId !== traceId) problems.push(`${span.name}: parent in another trace`);
   }
   return problems.slice(0, 50);
@@ -293,8 +304,12 @@ export function sessionTraceProblems(run: PipelineRun): string[] {
     const spans = byTrace.get(session.id) ?? [];
     byTrace.delete(session.id);
     const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
-    const actual = spans.map((s) => `${s.name} <- ${s.parentSpanContext === undefined ? 'null' : (byId.get(s.parentSpanContext.spanId)?.name ?? 'missing')}`).sort();
-    const expected = expectedSessionSpans(run, `agent-${i}`).map((e) => `${e.name} <- ${e.parent ?? 'null'}`).sort();
+    const actual = spans
+      .map((s) => `${s.name} <- ${s.parentSpanContext === undefined ? 'null' : (byId.get(s.parentSpanContext.spanId)?.name ?? 'missing')}`)
+      .sort();
+    const expected = expectedSessionSpans(run, `agent-${i}`)
+      .map((e) => `${e.name} <- ${e.parent ?? 'null'}`)
+      .sort();
     if (actual.join('\n') !== expected.join('\n')) {
       problems.push(`session ${i} (${session.id}):\n  expected ${expected.join(', ')}\n  actual   ${actual.join(', ')}`);
       if (problems.length > 5) break;
@@ -305,7 +320,8 @@ export function sessionTraceProblems(run: PipelineRun): string[] {
   let batches = 0;
   for (const spans of byTrace.values()) {
     for (const span of spans) {
-      if (span.attributes['session.id'] !== undefined) problems.push(`${span.name} outside every session trace claims session ${String(span.attributes['session.id'])}`);
+      if (span.attributes['session.id'] !== undefined)
+        problems.push(`${span.name} outside every session trace claims session ${String(span.attributes['session.id'])}`);
       if (span.name === `process ${run.topics.b}` && span.attributes['messaging.batch.message_count'] !== undefined) {
         batches++;
         linked += span.links.length + Number(span.attributes['agentops.links.dropped'] ?? 0);

@@ -15,7 +15,12 @@ import { Socket } from 'node:net';
 import { sessionTelemetry } from '../../adapters/bullmq/index.js';
 import { sessionMiddleware } from '../../adapters/express/index.js';
 import { sessionFetch } from '../../adapters/http/index.js';
-import { instrumentConsumer, instrumentProducer, type InstrumentedConsumerRunConfig, type InstrumentedEachBatchPayload } from '../../adapters/kafkajs/index.js';
+import {
+  instrumentConsumer,
+  instrumentProducer,
+  type InstrumentedConsumerRunConfig,
+  type InstrumentedEachBatchPayload,
+} from '../../adapters/kafkajs/index.js';
 import { getSessionId, startSession, withSession, type Session } from '../../src/index.js';
 import { sharedState } from '../../src/base/state.js';
 import { heapAfterGc } from './heap.js';
@@ -50,7 +55,10 @@ async function main(): Promise<void> {
 
   // Kafka: onward producer and instrumented consumer, driven with kafkajs' payloads.
   let lastRecord: { messages: { headers?: Record<string, unknown> }[] } | undefined;
-  const producer = instrumentProducer({ send: async (r: typeof lastRecord) => ((lastRecord = r), []), sendBatch: async () => [] } as unknown as Producer);
+  const producer = instrumentProducer({
+    send: async (r: typeof lastRecord) => ((lastRecord = r), []),
+    sendBatch: async () => [],
+  } as unknown as Producer);
   const configs: InstrumentedConsumerRunConfig[] = [];
   const consumer = instrumentConsumer({ run: async (c: InstrumentedConsumerRunConfig) => void configs.push(c) } as unknown as Consumer);
   const onward = async () => {
@@ -88,10 +96,27 @@ async function main(): Promise<void> {
     // Outbound from the session: the fields every inbound hop below receives.
     await withSession(s, () => producer.send({ topic: 'in', messages: [{ value: String(i) }] }));
     const headers = lastRecord!.messages[0]!.headers as Record<string, string>;
-    const message = { key: null, value: Buffer.from(String(i)), headers: { ...headers }, offset: String(i), timestamp: '0', attributes: 0, size: 0 } as unknown as KafkaMessage;
+    const message = {
+      key: null,
+      value: Buffer.from(String(i)),
+      headers: { ...headers },
+      offset: String(i),
+      timestamp: '0',
+      attributes: 0,
+      size: 0,
+    } as unknown as KafkaMessage;
     await eachMessage({ topic: 'in', partition: 0, message, heartbeat: noop, pause: () => () => undefined } as EachMessagePayload);
     const batch = { topic: 'in', partition: 0, highWatermark: '0', messages: [{ ...message }] } as unknown as EachBatchPayload['batch'];
-    await eachBatch({ batch, resolveOffset: () => undefined, heartbeat: noop, commitOffsetsIfNecessary: noop, uncommittedOffsets: () => ({ topics: [] }), isRunning: () => true, isStale: () => false, pause: () => () => undefined } as unknown as EachBatchPayload);
+    await eachBatch({
+      batch,
+      resolveOffset: () => undefined,
+      heartbeat: noop,
+      commitOffsetsIfNecessary: noop,
+      uncommittedOffsets: () => ({ topics: [] }),
+      isRunning: () => true,
+      isStale: () => false,
+      pause: () => () => undefined,
+    } as unknown as EachBatchPayload);
 
     metadata = await withSession(s, () => bullmqTrace(telemetry, BullMQSpanKind.PRODUCER, 'q', 'add', 'q.job', async (_span, dst) => dst));
     await bullmqTrace(

@@ -10,7 +10,7 @@ const SESSION_ID = /^(?!0{32})[0-9a-f]{32}$/;
 const MAX_PROBLEMS = 20;
 
 /** What the audit saw. */
-export interface SpanAudit {
+interface SpanAudit {
   /** Spans started. */
   started: number;
   /** Spans ended. */
@@ -48,7 +48,8 @@ class AuditProcessor implements SpanProcessor {
     if (audit.problems.length >= MAX_PROBLEMS) return;
     if (typeof claimed !== 'string' || !SESSION_ID.test(claimed)) audit.problems.push(`${span.name}: session.id ${String(claimed)}`);
     else if (claimed !== traceId) audit.problems.push(`${span.name}: claims session ${claimed} but is in trace ${traceId}`);
-    if (agentops !== claimed) audit.problems.push(`${span.name}: agentops.session.id ${String(agentops)} differs from session.id ${String(claimed)}`);
+    if (agentops !== claimed)
+      audit.problems.push(`${span.name}: agentops.session.id ${String(agentops)} differs from session.id ${String(claimed)}`);
   }
 
   forceFlush(): Promise<void> {

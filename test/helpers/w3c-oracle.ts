@@ -14,7 +14,7 @@ const SESSION_KEY = 'agentops.session.id';
 /** W3C Baggage limits we promise on inject. */
 export const MAX_BAGGAGE_BYTES = 8192;
 export const MAX_BAGGAGE_MEMBERS = 64;
-export const MAX_TRACESTATE_LENGTH = 512;
+const MAX_TRACESTATE_LENGTH = 512;
 
 /** One outbound baggage member as a receiver would read it. */
 export interface OracleBaggageMember {
@@ -25,13 +25,13 @@ export interface OracleBaggageMember {
 }
 
 /** The problems with an outbound `traceparent`, empty when it is valid. */
-export function traceparentProblems(value: unknown): string[] {
+function traceparentProblems(value: unknown): string[] {
   if (typeof value !== 'string') return [`traceparent is a ${typeof value}`];
   return EMITTED_TRACEPARENT.test(value) ? [] : [`invalid traceparent ${JSON.stringify(value.slice(0, 80))}`];
 }
 
 /** The problems with an outbound `tracestate`, empty when it is valid. */
-export function tracestateProblems(value: unknown): string[] {
+function tracestateProblems(value: unknown): string[] {
   if (typeof value !== 'string') return [`tracestate is a ${typeof value}`];
   if (value.length === 0) return ['empty tracestate written'];
   if (value.length > MAX_TRACESTATE_LENGTH) return [`tracestate of ${value.length} characters`];
@@ -62,8 +62,10 @@ export function baggageProblems(value: unknown): { members: OracleBaggageMember[
     const key = eq < 0 ? '' : (pair as string).slice(0, eq);
     const encoded = eq < 0 ? '' : (pair as string).slice(eq + 1);
     if (!TOKEN.test(key) || !BAGGAGE_VALUE.test(encoded)) problems.push(`invalid baggage member ${JSON.stringify(text.slice(0, 80))}`);
-    for (const property of properties) if (!PROPERTY.test(property)) problems.push(`invalid baggage property ${JSON.stringify(property.slice(0, 80))}`);
-    if (/%(?![0-9A-F]{2})/.test(encoded)) problems.push(`baggage value with a bare or lowercase % escape: ${JSON.stringify(encoded.slice(0, 80))}`);
+    for (const property of properties)
+      if (!PROPERTY.test(property)) problems.push(`invalid baggage property ${JSON.stringify(property.slice(0, 80))}`);
+    if (/%(?![0-9A-F]{2})/.test(encoded))
+      problems.push(`baggage value with a bare or lowercase % escape: ${JSON.stringify(encoded.slice(0, 80))}`);
     members.push({ key, value: encoded, properties });
   }
   if (members.length > MAX_BAGGAGE_MEMBERS) problems.push(`baggage with ${members.length} members`);
@@ -107,4 +109,3 @@ export function outboundProblems(fields: Readonly<Record<string, unknown>>): str
   }
   return problems;
 }
-

@@ -91,7 +91,10 @@ describe('with @opentelemetry/instrumentation-http', () => {
     expect(theirs!.spanContext().traceId).toBe(session.id);
     expect(ours!.spanContext().traceId).not.toBe(session.id);
     expect(parentSpanId(ours!)).toBeUndefined();
-    expect(ours!.links.map((l) => [l.context.spanId, l.attributes?.['agentops.link.type']])).toContainEqual([theirs!.spanContext().spanId, 'adopted']);
+    expect(ours!.links.map((l) => [l.context.spanId, l.attributes?.['agentops.link.type']])).toContainEqual([
+      theirs!.spanContext().spanId,
+      'adopted',
+    ]);
     expect(ours!.attributes['session.id']).toBeUndefined();
   });
 
@@ -105,7 +108,11 @@ describe('with @opentelemetry/instrumentation-http', () => {
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     const session = startSession();
     try {
-      const response = await fetch(`${url}/work`, { method: 'POST', headers: { ...upstreamHeaders(session), 'content-type': 'application/json' }, body: '{}' });
+      const response = await fetch(`${url}/work`, {
+        method: 'POST',
+        headers: { ...upstreamHeaders(session), 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(await response.json()).toEqual({ session: session.id });
     } finally {
       session.end();

@@ -25,21 +25,36 @@ describe('httpHeaderGetter', () => {
   });
 
   it('reads Fetch Headers and tuples (and Node raw header lists)', () => {
-    const headers = new Headers([['TraceParent', TP], ['baggage', 'a=1'], ['Baggage', 'b=2']]);
+    const headers = new Headers([
+      ['TraceParent', TP],
+      ['baggage', 'a=1'],
+      ['Baggage', 'b=2'],
+    ]);
     expect(httpHeaderGetter.get(headers, 'traceparent')).toBe(TP);
     expect(httpHeaderGetter.get(headers, 'baggage')).toBe('a=1, b=2');
     expect(httpHeaderGetter.get([['Traceparent', TP]], 'traceparent')).toBe(TP);
-    expect(httpHeaderGetter.get([['baggage', 'a=1'], ['BAGGAGE', 'b=2']], 'baggage')).toEqual(['a=1', 'b=2']);
+    expect(
+      httpHeaderGetter.get(
+        [
+          ['baggage', 'a=1'],
+          ['BAGGAGE', 'b=2'],
+        ],
+        'baggage',
+      ),
+    ).toEqual(['a=1', 'b=2']);
     expect(httpHeaderGetter.get(['Host', 'x', 'traceparent', TP], 'traceparent')).toBe(TP);
     expect(httpHeaderGetter.keys(new Headers({ A: '1' }))).toEqual(['a']);
   });
 
   it('never throws, whatever the carrier', () => {
-    const hostile = new Proxy({}, {
-      ownKeys() {
-        throw new Error('no');
+    const hostile = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('no');
+        },
       },
-    });
+    );
     for (const carrier of [undefined, null, 42, 'traceparent', hostile, [null], [[1, 2]]]) {
       expect(() => httpHeaderGetter.get(carrier, 'traceparent')).not.toThrow();
       expect(() => httpHeaderGetter.keys(carrier)).not.toThrow();
@@ -65,12 +80,23 @@ describe('httpHeaderSetter and copyHeaders', () => {
   });
 
   it('copies every shape into a new plain object without touching the input', () => {
-    const frozen = Object.freeze({ 'Content-Type': 'text/plain', 'x-n': 5, 'x-list': Object.freeze(['a', 'b']), 'x-undef': undefined, 'x-null': null });
+    const frozen = Object.freeze({
+      'Content-Type': 'text/plain',
+      'x-n': 5,
+      'x-list': Object.freeze(['a', 'b']),
+      'x-undef': undefined,
+      'x-null': null,
+    });
     const copy = copyHeaders(frozen as never);
     expect(copy).toEqual({ 'Content-Type': 'text/plain', 'x-n': '5', 'x-list': 'a, b' });
     expect(copy).not.toBe(frozen);
     expect(copyHeaders(new Headers({ A: '1' }))).toEqual({ a: '1' });
-    expect(copyHeaders([['A', '1'], ['a', '2']])).toEqual({ A: '1, 2' });
+    expect(
+      copyHeaders([
+        ['A', '1'],
+        ['a', '2'],
+      ]),
+    ).toEqual({ A: '1, 2' });
     expect(copyHeaders(new Map([['k', 'v']]) as never)).toEqual({ k: 'v' });
     expect(copyHeaders(undefined)).toEqual({});
     expect(copyHeaders(7 as never)).toEqual({});
@@ -79,7 +105,10 @@ describe('httpHeaderSetter and copyHeaders', () => {
 
 describe('merging our fields into existing headers', () => {
   it('baggage: their entries kept and winning, ours added, the session entry ours', () => {
-    const merged = mergeSessionBaggage(`user=1,shared=theirs,agentops.session.id=${SID2}`, `agentops.session.id=${SID};root=1234567890abcdef,shared=ours,extra=2`);
+    const merged = mergeSessionBaggage(
+      `user=1,shared=theirs,agentops.session.id=${SID2}`,
+      `agentops.session.id=${SID};root=1234567890abcdef,shared=ours,extra=2`,
+    );
     const members = merged.split(',');
     expect(members).toContain(`agentops.session.id=${SID};root=1234567890abcdef`);
     expect(members).toContain('user=1');

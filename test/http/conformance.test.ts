@@ -23,11 +23,15 @@ interface Service {
 }
 
 async function startService(name: 'express' | 'fastify'): Promise<Service> {
-  const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'examples', 'conformance', `${name}.ts`)], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'examples', 'conformance', `${name}.ts`)],
+    {
+      cwd: ROOT,
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} service did not start:\n${output}`)), 60_000);
@@ -102,7 +106,11 @@ describe.each(['express', 'fastify'] as const)('conformance service (%s)', (name
   });
 
   it('an invalid or repeated traceparent starts one new trace for all calls, and drops tracestate', async () => {
-    for (const traceparent of [`00-${TRACE_ID}-${PARENT_ID}-0g`, `00-${TRACE_ID}-${PARENT_ID}-01, 00-${TRACE_ID}-${PARENT_ID}-01`, `ff-${TRACE_ID}-${PARENT_ID}-01`]) {
+    for (const traceparent of [
+      `00-${TRACE_ID}-${PARENT_ID}-0g`,
+      `00-${TRACE_ID}-${PARENT_ID}-01, 00-${TRACE_ID}-${PARENT_ID}-01`,
+      `ff-${TRACE_ID}-${PARENT_ID}-01`,
+    ]) {
       harness.seen.length = 0;
       const cases = [0, 1].map((i) => ({ url: `${harness.url}/cb/${i}`, arguments: [] }));
       await drive({ traceparent, tracestate: 'foo=1' }, cases);
@@ -130,12 +138,18 @@ describe.each(['express', 'fastify'] as const)('conformance service (%s)', (name
     for (const member of members) expect(member).toMatch(BAGGAGE_MEMBER);
     expect(members).toContain('user=alice%20smith;p=1');
     expect(members).toContain('empty=');
-    expect(members.find((m) => m.startsWith('agentops.session.id='))).toMatch(new RegExp(`^agentops\\.session\\.id=${sessionId};root=${PARENT_ID};flags=01$`));
+    expect(members.find((m) => m.startsWith('agentops.session.id='))).toMatch(
+      new RegExp(`^agentops\\.session\\.id=${sessionId};root=${PARENT_ID};flags=01$`),
+    );
     expect(traceparentOf(harness.seen[0]!)[1]).toBe(sessionId);
   });
 
   it('answers normally to a malformed body', async () => {
-    const response = await fetch(service.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"not":"an array"}' });
+    const response = await fetch(service.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"not":"an array"}',
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ calls: 0 });
   });

@@ -41,7 +41,9 @@ describe('sessionFetch', () => {
   it('sends traceparent and the session to an internal target, with one CLIENT span', async () => {
     const session = startSession();
     const fetchWithSession = sessionFetch();
-    const response = await withSession(session, () => fetchWithSession(`${internal.url}/run?token=abc`, { method: 'post', body: 'hi', headers: { 'x-user': 'u1' } }));
+    const response = await withSession(session, () =>
+      fetchWithSession(`${internal.url}/run?token=abc`, { method: 'post', body: 'hi', headers: { 'x-user': 'u1' } }),
+    );
     session.end();
     expect(response.status).toBe(200);
     const seen = internal.seen[0]!;
@@ -99,7 +101,9 @@ describe('sessionFetch', () => {
     const back = `${internal.url}/landing`;
     const hop2 = `${publicUrl()}/redirect/307?to=${encodeURIComponent(back)}`;
     const start = `${internal.url}/redirect/302?to=${encodeURIComponent(hop2)}`;
-    const response = await withSession(session, () => fetchWithSession(start, { headers: { authorization: 'Bearer secret', cookie: 'c=1' } }));
+    const response = await withSession(session, () =>
+      fetchWithSession(start, { headers: { authorization: 'Bearer secret', cookie: 'c=1' } }),
+    );
     session.end();
     expect(response.status).toBe(200);
     expect(response.redirected).toBe(true);
@@ -257,14 +261,10 @@ describe('injectSessionHeaders', () => {
     session.end();
     expect(headers).toEqual({ accept: 'application/json' });
     await new Promise<void>((resolve, reject) => {
-      const req = httpRequest(
-        url,
-        { headers, lookup: loopbackLookup },
-        (res) => {
-          res.resume();
-          res.on('end', resolve);
-        },
-      );
+      const req = httpRequest(url, { headers, lookup: loopbackLookup }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
       req.on('error', reject);
       req.end();
     });
@@ -276,8 +276,17 @@ describe('injectSessionHeaders', () => {
     const foreign = '00-11111111111111111111111111111111-2222222222222222-01';
     const url = `${internal.url}/x`;
     const [fromHeaders, fromTuples, overridden] = withSession(session, () => [
-      injectSessionHeaders(new Headers({ traceparent: foreign, tracestate: 'v=1', baggage: 'user=alice,agentops.session.id=' + 'c'.repeat(32) }), url),
-      injectSessionHeaders([['Baggage', 'user=bob'], ['x-y', '1']], url),
+      injectSessionHeaders(
+        new Headers({ traceparent: foreign, tracestate: 'v=1', baggage: 'user=alice,agentops.session.id=' + 'c'.repeat(32) }),
+        url,
+      ),
+      injectSessionHeaders(
+        [
+          ['Baggage', 'user=bob'],
+          ['x-y', '1'],
+        ],
+        url,
+      ),
       injectSessionHeaders({ TraceParent: foreign, tracestate: 'v=1' }, url, { override: true }),
     ]);
     session.end();
@@ -307,6 +316,8 @@ describe('injectSessionHeaders', () => {
   });
 
   it('outside any session and span it adds nothing', () => {
-    expect(context.with(trace.deleteSpan(context.active()), () => injectSessionHeaders({ a: '1' }, `${internal.url}/`))).toEqual({ a: '1' });
+    expect(context.with(trace.deleteSpan(context.active()), () => injectSessionHeaders({ a: '1' }, `${internal.url}/`))).toEqual({
+      a: '1',
+    });
   });
 });

@@ -15,7 +15,10 @@ export interface RunningServer {
 }
 
 /** A real HTTP server on a loopback port. */
-export async function listen(handler: RequestListener | undefined, server: Server = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, handler)): Promise<RunningServer> {
+export async function listen(
+  handler: RequestListener | undefined,
+  server: Server = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, handler),
+): Promise<RunningServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -51,7 +54,12 @@ export async function recordingServer(): Promise<RunningServer & { seen: Seen[] 
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const entry: Seen = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const entry: Seen = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       seen.push(entry);
       const url = new URL(req.url ?? '/', 'http://x');
       const redirect = /^\/redirect\/(\d{3})$/.exec(url.pathname);
@@ -136,7 +144,13 @@ export async function postInPackets(
 
 /** A POST head with a JSON content type and length, for a body sent separately. */
 function rawPostHead(path: string, headers: Record<string, string>, bodyLength: number): string {
-  const lines = [`POST ${path} HTTP/1.1`, 'host: 127.0.0.1', 'connection: close', 'content-type: application/json', `content-length: ${bodyLength}`];
+  const lines = [
+    `POST ${path} HTTP/1.1`,
+    'host: 127.0.0.1',
+    'connection: close',
+    'content-type: application/json',
+    `content-length: ${bodyLength}`,
+  ];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
@@ -150,7 +164,11 @@ export function rawJson(body: string): Record<string, unknown> {
 export function rawHead(path: string, headers: [string, string | Buffer][]): Buffer {
   const parts: Buffer[] = [Buffer.from(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n`, 'latin1')];
   for (const [name, value] of headers) {
-    parts.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n', 'latin1'));
+    parts.push(
+      Buffer.from(`${name}: `, 'latin1'),
+      typeof value === 'string' ? Buffer.from(value, 'latin1') : value,
+      Buffer.from('\r\n', 'latin1'),
+    );
   }
   parts.push(Buffer.from('\r\n', 'latin1'));
   return Buffer.concat(parts);

@@ -40,9 +40,12 @@ describe('classifyAddress', () => {
     expect(classifyAddress(address)).toBe(expected);
   });
 
-  it.each(['localhost', 'example.com', '1.2.3', '256.1.1.1', '01.1.1.1', '', ' 127.0.0.1', '[::1', 'fe80::1%', ':::1'])('%j is not an IP literal', (text) => {
-    expect(classifyAddress(text)).toBeUndefined();
-  });
+  it.each(['localhost', 'example.com', '1.2.3', '256.1.1.1', '01.1.1.1', '', ' 127.0.0.1', '[::1', 'fe80::1%', ':::1'])(
+    '%j is not an IP literal',
+    (text) => {
+      expect(classifyAddress(text)).toBeUndefined();
+    },
+  );
 
   it('never throws on non-strings', () => {
     for (const value of [undefined, null, 42, {}, [], Symbol('x')]) expect(classifyAddress(value)).toBeUndefined();
@@ -67,15 +70,36 @@ describe('classifyAddress, remembered per text', () => {
 });
 
 describe('isClusterLocalHostname', () => {
-  it.each(['planner', 'localhost', 'LOCALHOST', 'critic-svc', 'writer.agents.svc', 'writer.agents.svc.cluster.local', 'db.cluster.local', 'metadata.google.internal', 'printer.local', 'app.localhost', 'writer.agents.svc.cluster.local.'])(
-    '%s is cluster-local',
-    (host) => {
-      expect(isClusterLocalHostname(host)).toBe(true);
-      expect(isInternalHost(host)).toBe(true);
-    },
-  );
+  it.each([
+    'planner',
+    'localhost',
+    'LOCALHOST',
+    'critic-svc',
+    'writer.agents.svc',
+    'writer.agents.svc.cluster.local',
+    'db.cluster.local',
+    'metadata.google.internal',
+    'printer.local',
+    'app.localhost',
+    'writer.agents.svc.cluster.local.',
+  ])('%s is cluster-local', (host) => {
+    expect(isClusterLocalHostname(host)).toBe(true);
+    expect(isInternalHost(host)).toBe(true);
+  });
 
-  it.each(['api.openai.com', 'example.com', 'svc.example.com', 'local.example.com', 'internal.example.com', 'evil.com/.svc', 'com.', '.local', '-bad-', 'a b', ''])('%j is not cluster-local', (host) => {
+  it.each([
+    'api.openai.com',
+    'example.com',
+    'svc.example.com',
+    'local.example.com',
+    'internal.example.com',
+    'evil.com/.svc',
+    'com.',
+    '.local',
+    '-bad-',
+    'a b',
+    '',
+  ])('%j is not cluster-local', (host) => {
     expect(isClusterLocalHostname(host)).toBe(false);
     expect(isInternalHost(host)).toBe(false);
   });

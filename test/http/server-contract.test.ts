@@ -30,7 +30,6 @@ import {
   withServer,
   type FrameworkRequest,
   type Route,
-  type ServerAdapter,
   type TestServer,
 } from './servers.js';
 

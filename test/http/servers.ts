@@ -18,7 +18,7 @@ import { HTTP_SERVER_HOP } from '../../src/http/server-hop.js';
 export { signSessionEntry } from '../../src/policy/signing.js';
 export { HTTP_SERVER_HOP };
 
-export type Json = Record<string, unknown>;
+type Json = Record<string, unknown>;
 export type Express = typeof express5;
 export type FastifyFactory = typeof Fastify5;
 
@@ -37,7 +37,7 @@ export interface ServerOptions extends Omit<SessionMiddlewareOptions, 'trust' | 
 }
 
 /** What the adapter changed on the request object: keys and symbols, by their `String()`. */
-export interface Footprint {
+interface Footprint {
   /** Added between the framework's request and the middleware or hook right after the adapter. */
   afterAdapter: { keys: string[]; symbols: string[] };
   /** This library's symbols (named `agentops...`) added by the time the handler runs. */
@@ -45,7 +45,7 @@ export interface Footprint {
 }
 
 /** What a route handler gets, whatever the framework. */
-export interface RouteRequest {
+interface RouteRequest {
   readonly body: unknown;
   /** Answers later, for a handler that returns nothing (callback style). */
   respond(body: Json): void;
@@ -114,7 +114,9 @@ class Snapshots {
 
   /** Undefined parts (a snapshot not taken) leave `afterAdapter` out, so no expectation can pass by default. */
   footprint(request: object): Partial<Footprint> {
-    const libraryAtHandler = this.added(request).symbols.map(String).filter((s) => s.includes('agentops'));
+    const libraryAtHandler = this.added(request)
+      .symbols.map(String)
+      .filter((s) => s.includes('agentops'));
     return { afterAdapter: this.after.get(request), libraryAtHandler };
   }
 

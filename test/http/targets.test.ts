@@ -22,12 +22,15 @@ describe('target policy defaults', () => {
     expect(policy.fieldsFor(url)).toEqual(both);
   });
 
-  it.each(['https://api.openai.com/v1/chat/completions', 'https://8.8.8.8/', 'http://[2001:db8::1]/', 'https://example.com/?next=http://localhost/', 'https://localhost.example.com/'])(
-    '%s is public: nothing',
-    (url) => {
-      expect(policy.fieldsFor(url)).toEqual(none);
-    },
-  );
+  it.each([
+    'https://api.openai.com/v1/chat/completions',
+    'https://8.8.8.8/',
+    'http://[2001:db8::1]/',
+    'https://example.com/?next=http://localhost/',
+    'https://localhost.example.com/',
+  ])('%s is public: nothing', (url) => {
+    expect(policy.fieldsFor(url)).toEqual(none);
+  });
 
   it('non-HTTP and unparsable targets get nothing', () => {
     expect(policy.fieldsFor('file:///etc/passwd')).toEqual(none);
@@ -64,7 +67,10 @@ describe('allowlists', () => {
   });
 
   it('traceparent and baggage have separate allowlists', () => {
-    const policy = createTargetPolicy({ traceparentTargets: ['https://tracing.example.com'], baggageTargets: [/^https:\/\/bag\.example\.com\//] });
+    const policy = createTargetPolicy({
+      traceparentTargets: ['https://tracing.example.com'],
+      baggageTargets: [/^https:\/\/bag\.example\.com\//],
+    });
     expect(policy.fieldsFor('https://tracing.example.com/')).toEqual({ traceparent: true, baggage: false });
     expect(policy.fieldsFor('https://bag.example.com/x')).toEqual({ traceparent: false, baggage: true });
   });

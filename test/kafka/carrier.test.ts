@@ -4,7 +4,13 @@ import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@open
 import fc from 'fast-check';
 import type { Consumer, Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { instrumentConsumer, instrumentProducer, kafkaHeaderGetter, kafkaHeaderSetter, withMessageContext } from '../../adapters/kafkajs/index.js';
+import {
+  instrumentConsumer,
+  instrumentProducer,
+  kafkaHeaderGetter,
+  kafkaHeaderSetter,
+  withMessageContext,
+} from '../../adapters/kafkajs/index.js';
 import { mergeBaggageHeaders } from '../../src/carriers/header-merge.js';
 import { headersWithContext, type KafkaHeaders } from '../../src/carriers/kafka.js';
 import { startInboundHop } from '../../src/hop/inbound.js';
@@ -39,7 +45,12 @@ describe('Kafka header getter', () => {
   });
 
   it('combines list-valued fields (baggage, tracestate) across repeated values and casings', () => {
-    const ctx = extract({ traceparent: TP, baggage: [Buffer.from('a=1'), Buffer.from('b=2')], Baggage: 'c=3', tracestate: [Buffer.from('x=1'), 'y=2'] });
+    const ctx = extract({
+      traceparent: TP,
+      baggage: [Buffer.from('a=1'), Buffer.from('b=2')],
+      Baggage: 'c=3',
+      tracestate: [Buffer.from('x=1'), 'y=2'],
+    });
     const bag = propagation.getBaggage(ctx)!;
     expect(bag.getEntry('a')?.value).toBe('1');
     expect(bag.getEntry('b')?.value).toBe('2');
@@ -62,11 +73,20 @@ describe('Kafka header getter', () => {
   });
 
   it('never throws, whatever the headers hold (property)', () => {
-    const value = fc.oneof(fc.string(), fc.uint8Array().map((b) => Buffer.from(b)), fc.constant(null), fc.integer(), fc.array(fc.oneof(fc.string(), fc.constant(null))));
+    const value = fc.oneof(
+      fc.string(),
+      fc.uint8Array().map((b) => Buffer.from(b)),
+      fc.constant(null),
+      fc.integer(),
+      fc.array(fc.oneof(fc.string(), fc.constant(null))),
+    );
     fc.assert(
-      fc.property(fc.dictionary(fc.constantFrom('traceparent', 'Traceparent', 'tracestate', 'baggage', 'BAGGAGE', 'b3', 'x'), value), (headers) => {
-        extract(headers);
-      }),
+      fc.property(
+        fc.dictionary(fc.constantFrom('traceparent', 'Traceparent', 'tracestate', 'baggage', 'BAGGAGE', 'b3', 'x'), value),
+        (headers) => {
+          extract(headers);
+        },
+      ),
     );
   });
 
@@ -134,7 +154,12 @@ describe('runInHop', () => {
     await expect(runInHop(hop(), async () => 'v')).resolves.toBe('v');
     const boom = new Error('x');
     await expect(runInHop(hop(), () => Promise.reject(boom))).rejects.toBe(boom);
-    expect(t.byName('h').map((s) => s.status.code).sort()).toEqual([SpanStatusCode.UNSET, SpanStatusCode.ERROR]);
+    expect(
+      t
+        .byName('h')
+        .map((s) => s.status.code)
+        .sort(),
+    ).toEqual([SpanStatusCode.UNSET, SpanStatusCode.ERROR]);
   });
 
   it('rethrows a synchronous error unchanged', () => {

@@ -2,7 +2,12 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { instrumentConsumer, instrumentProducer, withMessageContext, type InstrumentedEachBatchPayload } from '../../adapters/kafkajs/index.js';
+import {
+  instrumentConsumer,
+  instrumentProducer,
+  withMessageContext,
+  type InstrumentedEachBatchPayload,
+} from '../../adapters/kafkajs/index.js';
 import { getSessionId, startSession, withSession, type Session } from '../../src/index.js';
 import { parentSpanId, useTracing } from '../helpers/otel.js';
 import { consumeUntil, createTopics, fastConsumerConfig, kafkaClient, kafkaErrors, withProducer } from './helpers.js';
@@ -16,7 +21,8 @@ beforeAll(() => {
 const isBatchSpan = (s: ReadableSpan) => s.attributes['messaging.batch.message_count'] !== undefined;
 const batchSpans = (topic: string) => t.byName(`process ${topic}`).filter(isBatchSpan);
 const messageSpans = (topic: string) => t.byName(`process ${topic}`).filter((s) => !isBatchSpan(s));
-const batchMessageCount = (topic: string) => batchSpans(topic).reduce((n, s) => n + Number(s.attributes['messaging.batch.message_count']), 0);
+const batchMessageCount = (topic: string) =>
+  batchSpans(topic).reduce((n, s) => n + Number(s.attributes['messaging.batch.message_count']), 0);
 
 /** Each session sends `perSession` messages in one send call: one producer span per session. */
 async function produceFromSessions(topic: string, sessionCount: number, perSession: number): Promise<Session[]> {
@@ -25,7 +31,9 @@ async function produceFromSessions(topic: string, sessionCount: number, perSessi
   await withProducer(producer, (p) =>
     Promise.all(
       sessions.map((session, i) =>
-        withSession(session, () => p.send({ topic, messages: Array.from({ length: perSession }, (_, j) => ({ key: `s${i}`, value: `${i}:${j}` })) })),
+        withSession(session, () =>
+          p.send({ topic, messages: Array.from({ length: perSession }, (_, j) => ({ key: `s${i}`, value: `${i}:${j}` })) }),
+        ),
       ),
     ),
   );
@@ -227,7 +235,10 @@ describe('kafkajs eachBatch against a real broker', () => {
       [topic],
       {
         eachMessage: async ({ message }: { message: KafkaMessage }) => {
-          seen.push(getSessionId(), withMessageContext(message, () => getSessionId()));
+          seen.push(
+            getSessionId(),
+            withMessageContext(message, () => getSessionId()),
+          );
           handled++;
         },
       },

@@ -42,7 +42,9 @@ describe('kafkajs eachMessage against a real broker', () => {
     const [topic] = (await createTopics(kafka)) as [string];
     const producer = instrumentProducer(kafka.producer());
     const session = startSession({ name: 'planner' });
-    await withProducer(producer, () => withSession(session, () => producer.send({ topic, messages: [{ key: 'job-1', value: 'research this' }] })));
+    await withProducer(producer, () =>
+      withSession(session, () => producer.send({ topic, messages: [{ key: 'job-1', value: 'research this' }] })),
+    );
     session.end();
 
     const seen: Seen[] = [];
@@ -105,12 +107,23 @@ describe('kafkajs eachMessage against a real broker', () => {
     const session = startSession();
     await withProducer(producer, (p) =>
       withSession(session, () =>
-        p.sendBatch({ topicMessages: [{ topic: parentTopic, messages: [{ value: 'a' }] }, { topic: rejoinTopic, messages: [{ value: 'b' }] }] }),
+        p.sendBatch({
+          topicMessages: [
+            { topic: parentTopic, messages: [{ value: 'a' }] },
+            { topic: rejoinTopic, messages: [{ value: 'b' }] },
+          ],
+        }),
       ),
     );
     session.end();
     const consumer = instrumentConsumer(kafka.consumer(fastConsumerConfig()), { topics: { [rejoinTopic]: { shape: 'rejoin' } } });
-    await consumeUntil(consumer, [parentTopic, rejoinTopic], { eachMessage: async () => {} }, 'both process spans', () => processSpans(parentTopic).length + processSpans(rejoinTopic).length === 2);
+    await consumeUntil(
+      consumer,
+      [parentTopic, rejoinTopic],
+      { eachMessage: async () => {} },
+      'both process spans',
+      () => processSpans(parentTopic).length + processSpans(rejoinTopic).length === 2,
+    );
 
     const rejoined = t.one(`process ${rejoinTopic}`);
     expect(rejoined.spanContext().traceId).toBe(session.id);
@@ -126,13 +139,27 @@ describe('kafkajs eachMessage against a real broker', () => {
     const session = startSession();
     await withProducer(producer, (p) =>
       withSession(session, () =>
-        p.sendBatch({ topicMessages: [{ topic: linkTopic, messages: [{ value: 'a' }] }, { topic: ignoreTopic, messages: [{ value: 'b' }] }] }),
+        p.sendBatch({
+          topicMessages: [
+            { topic: linkTopic, messages: [{ value: 'a' }] },
+            { topic: ignoreTopic, messages: [{ value: 'b' }] },
+          ],
+        }),
       ),
     );
     session.end();
     const seen: Seen[] = [];
-    const consumer = instrumentConsumer(kafka.consumer(fastConsumerConfig()), { trust: 'ignore', topics: { [linkTopic]: { trust: 'link' } } });
-    await consumeUntil(consumer, [linkTopic, ignoreTopic], { eachMessage: record(seen) }, 'both process spans', () => processSpans(linkTopic).length + processSpans(ignoreTopic).length === 2);
+    const consumer = instrumentConsumer(kafka.consumer(fastConsumerConfig()), {
+      trust: 'ignore',
+      topics: { [linkTopic]: { trust: 'link' } },
+    });
+    await consumeUntil(
+      consumer,
+      [linkTopic, ignoreTopic],
+      { eachMessage: record(seen) },
+      'both process spans',
+      () => processSpans(linkTopic).length + processSpans(ignoreTopic).length === 2,
+    );
 
     const linked = t.one(`process ${linkTopic}`);
     expect(linked.spanContext().traceId).not.toBe(session.id);
@@ -215,8 +242,13 @@ describe('kafkajs eachMessage against a real broker', () => {
       [topic],
       {
         eachMessage: async ({ message }: EachMessagePayload) => {
-          const outside = context.with(propagation.deleteBaggage(trace.deleteSpan(context.active())), () => withMessageContext(message, () => getSessionId()));
-          results.push(outside, withMessageContext(message, () => 42));
+          const outside = context.with(propagation.deleteBaggage(trace.deleteSpan(context.active())), () =>
+            withMessageContext(message, () => getSessionId()),
+          );
+          results.push(
+            outside,
+            withMessageContext(message, () => 42),
+          );
         },
       },
       'the process span',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Consumer, type ConsumerConfig, type ConsumerRunConfig, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Consumer, type ConsumerConfig, type LogEntry, type Producer } from 'kafkajs';
 import { kafkaBrokers } from '../services/env.js';
 
 /** Every test gets its own topics and groups: runs never see each other's messages. */
@@ -60,7 +60,10 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | null
 }
 
 /** Connects a producer, runs `fn`, disconnects. */
-export async function withProducer<P extends Pick<Producer, 'connect' | 'disconnect'>, T>(producer: P, fn: (producer: P) => Promise<T>): Promise<T> {
+export async function withProducer<P extends Pick<Producer, 'connect' | 'disconnect'>, T>(
+  producer: P,
+  fn: (producer: P) => Promise<T>,
+): Promise<T> {
   await producer.connect();
   try {
     return await fn(producer);
@@ -91,5 +94,3 @@ export async function consumeUntil<C extends RunnableConsumer>(
     await consumer.disconnect();
   }
 }
-
-export type { ConsumerRunConfig };

@@ -67,7 +67,13 @@ describe('interop with @opentelemetry/instrumentation-kafkajs', () => {
     await withProducer(producer, (p) => withSession(session, () => p.send({ topic, messages: [{ value: 'x' }] })));
     session.end();
     const consumer = made(false, () => instrumentConsumer(kafka.consumer(fastConsumerConfig())));
-    await consumeUntil(consumer, [topic], { eachMessage: async () => {} }, 'our process span', () => spansOf(`process ${topic}`, OUR_SCOPE).length === 1);
+    await consumeUntil(
+      consumer,
+      [topic],
+      { eachMessage: async () => {} },
+      'our process span',
+      () => spansOf(`process ${topic}`, OUR_SCOPE).length === 1,
+    );
 
     const send = spansOf(`send ${topic}`, STOCK_SCOPE);
     expect(send).toHaveLength(1);
@@ -91,7 +97,13 @@ describe('interop with @opentelemetry/instrumentation-kafkajs', () => {
     session.end();
     const seen: (string | undefined)[] = [];
     const consumer = made(false, () => instrumentConsumer(kafka.consumer(fastConsumerConfig()), { shape: 'rejoin' }));
-    await consumeUntil(consumer, [topic], { eachMessage: async () => void seen.push(getSessionId()) }, 'one message', () => seen.length === 1);
+    await consumeUntil(
+      consumer,
+      [topic],
+      { eachMessage: async () => void seen.push(getSessionId()) },
+      'one message',
+      () => seen.length === 1,
+    );
     expect(seen).toEqual([session.id]);
     expect(parentSpanId(t.one(`process ${topic}`))).toBe(session.rootSpanId);
   });
@@ -103,7 +115,13 @@ describe('interop with @opentelemetry/instrumentation-kafkajs', () => {
     await withProducer(producer, (p) => withSession(session, () => p.send({ topic, messages: [{ value: 'x' }] })));
     session.end();
     const consumer = made(true, () => kafka.consumer(fastConsumerConfig()));
-    await consumeUntil(consumer, [topic], { eachMessage: async () => {} }, 'the stock process span', () => spansOf(`process ${topic}`, STOCK_SCOPE).length === 1);
+    await consumeUntil(
+      consumer,
+      [topic],
+      { eachMessage: async () => {} },
+      'the stock process span',
+      () => spansOf(`process ${topic}`, STOCK_SCOPE).length === 1,
+    );
 
     const send = t.one(`send ${topic}`);
     expect(scope(send)).toBe(OUR_SCOPE);
@@ -121,7 +139,13 @@ describe('interop with @opentelemetry/instrumentation-kafkajs', () => {
     session.end();
     const seen: (string | undefined)[] = [];
     const consumer = made(true, () => instrumentConsumer(kafka.consumer(fastConsumerConfig())));
-    await consumeUntil(consumer, [topic], { eachMessage: async () => void seen.push(getSessionId()) }, 'one message', () => seen.length === 1 && t.byName(`process ${topic}`).length === 1);
+    await consumeUntil(
+      consumer,
+      [topic],
+      { eachMessage: async () => void seen.push(getSessionId()) },
+      'one message',
+      () => seen.length === 1 && t.byName(`process ${topic}`).length === 1,
+    );
 
     const processed = t.one(`process ${topic}`);
     expect(scope(processed)).toBe(STOCK_SCOPE);
@@ -139,7 +163,13 @@ describe('interop with @opentelemetry/instrumentation-kafkajs', () => {
     session.end();
     const seen: (string | undefined)[] = [];
     const consumer = made(false, () => instrumentConsumer(kafka.consumer(fastConsumerConfig())));
-    await consumeUntil(consumer, [topic], { eachMessage: async () => void seen.push(getSessionId()) }, 'one message', () => seen.length === 1);
+    await consumeUntil(
+      consumer,
+      [topic],
+      { eachMessage: async () => void seen.push(getSessionId()) },
+      'one message',
+      () => seen.length === 1,
+    );
 
     const ours = spansOf(`send ${topic}`, OUR_SCOPE)[0]!;
     const theirs = spansOf(`send ${topic}`, STOCK_SCOPE)[0]!;

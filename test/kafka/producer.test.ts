@@ -97,7 +97,12 @@ describe('kafkajs producer against a real broker', () => {
 
   it('sendBatch over several topics: one PRODUCER span per topic, frozen input untouched, each consumer span under its topic span', async () => {
     const [a, b] = (await createTopics(kafka, 2)) as [string, string];
-    const batch = deepFreeze({ topicMessages: [{ topic: a, messages: [{ value: 'a1' }, { value: 'a2' }] }, { topic: b, messages: [{ value: 'b1', headers: { 'x-k': 'v' } }] }] });
+    const batch = deepFreeze({
+      topicMessages: [
+        { topic: a, messages: [{ value: 'a1' }, { value: 'a2' }] },
+        { topic: b, messages: [{ value: 'b1', headers: { 'x-k': 'v' } }] },
+      ],
+    });
     const before = JSON.stringify(batch);
     const producer = instrumentProducer(kafka.producer());
     const session = startSession();
@@ -121,14 +126,26 @@ describe('kafkajs producer against a real broker', () => {
     const [topic] = (await createTopics(kafka)) as [string];
     const producer = instrumentProducer(kafka.producer(), { spanPerMessage: true });
     const session = startSession();
-    await withProducer(producer, (p) => withSession(session, () => p.send({ topic, messages: [{ key: 'k0', value: '0' }, { key: 'k1', value: '1' }, { key: 'k2', value: '2' }] })));
+    await withProducer(producer, (p) =>
+      withSession(session, () =>
+        p.send({
+          topic,
+          messages: [
+            { key: 'k0', value: '0' },
+            { key: 'k1', value: '1' },
+            { key: 'k2', value: '2' },
+          ],
+        }),
+      ),
+    );
     session.end();
     await receive([topic], 3);
     const sends = t.byName(`send ${topic}`);
     expect(sends).toHaveLength(3);
     expect(sends.map((s) => s.attributes['messaging.kafka.message.key']).sort()).toEqual(['k0', 'k1', 'k2']);
     const byKey = new Map(sends.map((s) => [s.attributes['messaging.kafka.message.key'], s.spanContext().spanId]));
-    for (const span of t.byName(`process ${topic}`)) expect(parentSpanId(span)).toBe(byKey.get(span.attributes['messaging.kafka.message.key']));
+    for (const span of t.byName(`process ${topic}`))
+      expect(parentSpanId(span)).toBe(byKey.get(span.attributes['messaging.kafka.message.key']));
   });
 
   it("keeps the caller's headers: a traceparent already set is kept by default and replaced with overrideTraceparent; user baggage is merged", async () => {
@@ -138,10 +155,18 @@ describe('kafkajs producer against a real broker', () => {
     const session = startSession();
     const keeping = instrumentProducer(kafka.producer());
     const overriding = instrumentProducer(kafka.producer(), { overrideTraceparent: true });
-    await withProducer(keeping, (p) => withSession(session, () => p.send({ topic: keptTopic, messages: [{ value: 'k', headers: userHeaders }] })));
+    await withProducer(keeping, (p) =>
+      withSession(session, () => p.send({ topic: keptTopic, messages: [{ value: 'k', headers: userHeaders }] })),
+    );
     await withProducer(overriding, (p) =>
       withSession(session, () =>
-        p.send({ topic: overriddenTopic, messages: [{ value: 'o', headers: userHeaders }, { value: 'm', headers: { baggage: 'tenant=acme' } }] }),
+        p.send({
+          topic: overriddenTopic,
+          messages: [
+            { value: 'o', headers: userHeaders },
+            { value: 'm', headers: { baggage: 'tenant=acme' } },
+          ],
+        }),
       ),
     );
     session.end();
@@ -215,9 +240,7 @@ describe('kafkajs producer against a real broker', () => {
 describe('kafkajs transactions against a real broker', () => {
   it('send and sendBatch inside a transaction carry the session; committed messages join it', async () => {
     const [a, b] = (await createTopics(kafka, 2)) as [string, string];
-    const producer = instrumentProducer(
-      kafka.producer({ transactionalId: uniqueName('tx'), maxInFlightRequests: 1, idempotent: true }),
-    );
+    const producer = instrumentProducer(kafka.producer({ transactionalId: uniqueName('tx'), maxInFlightRequests: 1, idempotent: true }));
     const session = startSession();
     await withProducer(producer, async (p) => {
       const tx = await p.transaction();
@@ -241,9 +264,7 @@ describe('kafkajs transactions against a real broker', () => {
 
   it('an aborted transaction still records its send span and delivers nothing to a read-committed consumer', async () => {
     const [topic] = (await createTopics(kafka)) as [string];
-    const producer = instrumentProducer(
-      kafka.producer({ transactionalId: uniqueName('tx'), maxInFlightRequests: 1, idempotent: true }),
-    );
+    const producer = instrumentProducer(kafka.producer({ transactionalId: uniqueName('tx'), maxInFlightRequests: 1, idempotent: true }));
     await withProducer(producer, async (p) => {
       const aborted = await p.transaction();
       await aborted.send({ topic, messages: [{ value: 'aborted' }] });

@@ -69,7 +69,9 @@ describe('signed session entries on Kafka', () => {
     await consumeUntil(
       consumer,
       [topic],
-      { eachMessage: async ({ message }: EachMessagePayload) => void seen.push({ value: String(message.value), sessionId: getSessionId() }) },
+      {
+        eachMessage: async ({ message }: EachMessagePayload) => void seen.push({ value: String(message.value), sessionId: getSessionId() }),
+      },
       'four process spans',
       () => t.byName(`process ${topic}`).length === 4,
     );
@@ -101,11 +103,21 @@ describe('signed session entries on Kafka', () => {
     const session = startSession();
     const unsigned = instrumentProducer(kafka.producer(), { signingKey: null });
     await withProducer(unsigned, (p) =>
-      withSession(session, () => p.sendBatch({ topicMessages: [{ topic: strict, messages: [{ value: 's' }] }, { topic: open, messages: [{ value: 'o' }] }] })),
+      withSession(session, () =>
+        p.sendBatch({
+          topicMessages: [
+            { topic: strict, messages: [{ value: 's' }] },
+            { topic: open, messages: [{ value: 'o' }] },
+          ],
+        }),
+      ),
     );
     session.end();
     const seen: Record<string, string | undefined> = {};
-    const consumer = instrumentConsumer(kafka.consumer(fastConsumerConfig()), { signingKey: null, topics: { [strict]: { signingKey: KEY } } });
+    const consumer = instrumentConsumer(kafka.consumer(fastConsumerConfig()), {
+      signingKey: null,
+      topics: { [strict]: { signingKey: KEY } },
+    });
     await consumeUntil(
       consumer,
       [strict, open],
@@ -137,7 +149,10 @@ describe('hostile headers on Kafka', () => {
     const hostile: [string, IHeaders][] = [
       ['huge-baggage', { baggage: `k=${'v'.repeat(300_000)}` }],
       ['huge-traceparent', { traceparent: `00-${'a'.repeat(200_000)}` }],
-      ['binary', { traceparent: Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x81]), baggage: Buffer.alloc(64, 0xff), tracestate: Buffer.from([0, 1, 2]) }],
+      [
+        'binary',
+        { traceparent: Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x81]), baggage: Buffer.alloc(64, 0xff), tracestate: Buffer.from([0, 1, 2]) },
+      ],
       ['malformed', { traceparent: '00-zz-yy-01', baggage: 'no-equals-sign,=,;;;', tracestate: '@@@' }],
       ['repeated', { traceparent: [validTraceparent, validTraceparent] }],
       ['two-casings', { Traceparent: validTraceparent, TRACEPARENT: validTraceparent }],
@@ -178,10 +193,18 @@ describe('hostile headers on Kafka', () => {
     const valid = upstreamHeaders(session, null);
     session.end();
     const raw = kafka.producer();
-    await withProducer(raw, (p) => p.send({ topic, messages: [{ value: 'x', headers: { Traceparent: valid.traceparent!, Baggage: valid.baggage! } }] }));
+    await withProducer(raw, (p) =>
+      p.send({ topic, messages: [{ value: 'x', headers: { Traceparent: valid.traceparent!, Baggage: valid.baggage! } }] }),
+    );
     const seen: (string | undefined)[] = [];
     const consumer = instrumentConsumer(kafka.consumer(fastConsumerConfig()));
-    await consumeUntil(consumer, [topic], { eachMessage: async () => void seen.push(getSessionId()) }, 'one message', () => seen.length === 1);
+    await consumeUntil(
+      consumer,
+      [topic],
+      { eachMessage: async () => void seen.push(getSessionId()) },
+      'one message',
+      () => seen.length === 1,
+    );
     expect(seen).toEqual([session.id]);
     expect(parentSpanId(t.one(`process ${topic}`))).toBe(t.one('upstream').spanContext().spanId);
   });

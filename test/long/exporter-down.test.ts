@@ -73,7 +73,10 @@ async function refusingEndpoint(): Promise<{ url: string; connections: () => num
 }
 
 /** Sends HTTP requests, Kafka messages and BullMQ jobs through instrumented services; resolves with what the user code saw. */
-async function traffic(kafka: Kafka, sample: () => void): Promise<{ answered: number; handledMessages: number; completedJobs: number; userErrors: unknown[] }> {
+async function traffic(
+  kafka: Kafka,
+  sample: () => void,
+): Promise<{ answered: number; handledMessages: number; completedJobs: number; userErrors: unknown[] }> {
   const userErrors: unknown[] = [];
   const session = startSession({ name: 'exporter-down' });
 
@@ -118,7 +121,9 @@ async function traffic(kafka: Kafka, sample: () => void): Promise<{ answered: nu
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({ eachMessage: async () => void handledMessages++ });
   for (let i = 0; i < MESSAGES; i += 50) {
-    await withSession(session, () => Promise.all(Array.from({ length: 50 }, (_, j) => producer.send({ topic, messages: [{ value: String(i + j) }] }))));
+    await withSession(session, () =>
+      Promise.all(Array.from({ length: 50 }, (_, j) => producer.send({ topic, messages: [{ value: String(i + j) }] }))),
+    );
     sample();
   }
   await waitFor(`${MESSAGES} messages`, () => handledMessages >= MESSAGES, 120_000);
@@ -133,7 +138,9 @@ async function traffic(kafka: Kafka, sample: () => void): Promise<{ answered: nu
   const worker = new Worker(name, async () => void completedJobs++, { connection: connection(), telemetry, concurrency: 20 });
   worker.on('error', (err) => void userErrors.push(err));
   for (let i = 0; i < JOBS; i += 50) {
-    await withSession(session, () => queue.addBulk(Array.from({ length: 50 }, (_, j) => ({ name: 'job', data: { n: i + j }, opts: { removeOnComplete: true } }))));
+    await withSession(session, () =>
+      queue.addBulk(Array.from({ length: 50 }, (_, j) => ({ name: 'job', data: { n: i + j }, opts: { removeOnComplete: true } }))),
+    );
     sample();
   }
   await waitFor(`${JOBS} jobs`, () => completedJobs >= JOBS, 120_000);
@@ -183,7 +190,16 @@ describe('the OTLP endpoint is down: work goes on, memory stays bounded, the dro
       // Tens of thousands of spans went through a 256-span queue: the heap did not keep them.
       expect(heapGrowth).toBeLessThan(32 * 1024 * 1024);
       if (what === 'accepts and never answers') expect(down.connections()).toBeGreaterThan(0);
-      report(`exporter down: ${what}`, { requests: REQUESTS, messages: MESSAGES, jobs: JOBS, spansDropped: stats.spansDropped, spansExported: stats.spansExported, maxQueued, queueBound: MAX_QUEUE, heapGrowthMB: +(heapGrowth / 2 ** 20).toFixed(1) });
+      report(`exporter down: ${what}`, {
+        requests: REQUESTS,
+        messages: MESSAGES,
+        jobs: JOBS,
+        spansDropped: stats.spansDropped,
+        spansExported: stats.spansExported,
+        maxQueued,
+        queueBound: MAX_QUEUE,
+        heapGrowthMB: +(heapGrowth / 2 ** 20).toFixed(1),
+      });
     } finally {
       await handle?.shutdown();
       await down.close();

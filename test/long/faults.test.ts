@@ -64,7 +64,11 @@ interface RunFigures {
 async function faultRun(instrumented: boolean): Promise<RunFigures> {
   const [topic] = (await createTopics(kafka, 1, 1)) as [string];
   const sessions: Session[] = instrumented ? Array.from({ length: 12 }, (_, i) => startSession({ name: `fault-${i}` })) : [];
-  const bare = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 100, initialRetryTime: 200, maxRetryTime: 2000 } });
+  const bare = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: 100, initialRetryTime: 200, maxRetryTime: 2000 },
+  });
   const producer: Producer = instrumented ? instrumentProducer(bare) : bare;
   let crashes = 0;
   let resends = 0;
@@ -73,7 +77,10 @@ async function faultRun(instrumented: boolean): Promise<RunFigures> {
   await producer.connect();
   for (let first = 0; first < MESSAGES; first += PER_SEND) {
     const session = sessions[(first / PER_SEND) % Math.max(1, sessions.length)];
-    const messages = Array.from({ length: PER_SEND }, (_, k) => ({ key: String(first + k), value: JSON.stringify({ id: first + k, sid: session?.id ?? null }) }));
+    const messages = Array.from({ length: PER_SEND }, (_, k) => ({
+      key: String(first + k),
+      value: JSON.stringify({ id: first + k, sid: session?.id ?? null }),
+    }));
     const send = () => producer.send({ topic, messages });
     for (;;) {
       try {
@@ -179,20 +186,33 @@ describe('BullMQ worker process SIGKILLed mid-job', () => {
     const worker = new Worker(
       name,
       async (j: Job) => {
-        retries.push({ id: j.id, session: getSessionId(), traceId: trace.getActiveSpan()?.spanContext().traceId, attemptsStarted: j.attemptsStarted });
+        retries.push({
+          id: j.id,
+          session: getSessionId(),
+          traceId: trace.getActiveSpan()?.spanContext().traceId,
+          attemptsStarted: j.attemptsStarted,
+        });
         return 'done';
       },
       { connection: connection(), telemetry, lockDuration: 2000, stalledInterval: 1000 },
     );
     worker.on('error', () => undefined);
     try {
-      await waitForJob('the stalled job to be retried', () => retries.length > 0 && (t.spans().some((s) => s.name === `process ${name}` && s.attributes['bullmq.job.id'] === job.id)), 60_000);
+      await waitForJob(
+        'the stalled job to be retried',
+        () => retries.length > 0 && t.spans().some((s) => s.name === `process ${name}` && s.attributes['bullmq.job.id'] === job.id),
+        60_000,
+      );
       expect(retries).toEqual([{ id: job.id, session: session.id, traceId: session.id, attemptsStarted: 2 }]);
       const processSpan = t.spans().find((s) => s.name === `process ${name}`)!;
       expect(processSpan.attributes['session.id']).toBe(session.id);
       expect(processSpan.spanContext().traceId).toBe(session.id);
       expect(await queue.getJobState(job.id!)).toBe('completed');
-      report('bullmq worker killed mid-job', { workerKilled: 1, stalledJobsRetried: retries.length, retryInSession: retries[0]!.session === session.id });
+      report('bullmq worker killed mid-job', {
+        workerKilled: 1,
+        stalledJobsRetried: retries.length,
+        retryInSession: retries[0]!.session === session.id,
+      });
     } finally {
       session.end();
       await worker.close();

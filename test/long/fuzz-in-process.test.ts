@@ -45,7 +45,10 @@ describe(`${CARRIERS_PER_TRANSPORT.toLocaleString('en')} hostile carriers per tr
       const sessionsAccepted = sum((s) => s.figures.sessionsAccepted);
       expect(cases).toBe(CASES[carrier]);
       expect(hops, `${carrier}: carriers through a hop`).toBeGreaterThanOrEqual(CARRIERS_PER_TRANSPORT);
-      expect(sum((s) => s.figures.traceparentsSent), `${carrier}: every hop sends a valid traceparent onward`).toBe(hops);
+      expect(
+        sum((s) => s.figures.traceparentsSent),
+        `${carrier}: every hop sends a valid traceparent onward`,
+      ).toBe(hops);
       // Not trivially refusing everything: sessions were accepted where the policy allows them.
       expect(sessionsAccepted, `${carrier}: sessions accepted`).toBeGreaterThan(hops / 50);
       for (const shard of mine) {
@@ -53,7 +56,14 @@ describe(`${CARRIERS_PER_TRANSPORT.toLocaleString('en')} hostile carriers per tr
         expect(shard.spansOpen, `${carrier} seed ${shard.seed}: spans never ended`).toBe(0);
         expect(shard.leaked, `${carrier} seed ${shard.seed}`).toEqual([]);
       }
-      report(`fuzz in-process ${carrier}`, { cases, carriers: hops, sessionsAccepted, spans: sum((s) => s.spans), spansInSession: sum((s) => s.spansInSession), seeds: mine.map((s) => s.seed) });
+      report(`fuzz in-process ${carrier}`, {
+        cases,
+        carriers: hops,
+        sessionsAccepted,
+        spans: sum((s) => s.spans),
+        spansInSession: sum((s) => s.spansInSession),
+        seeds: mine.map((s) => s.seed),
+      });
     }
   });
 });

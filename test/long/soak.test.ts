@@ -27,7 +27,11 @@ describe('memory soak', () => {
     expect(hops).toBe(ITERATIONS * 6);
     const steady = samples.filter(([h]) => h >= WARM_UP_HOPS);
     expect(steady.length).toBeGreaterThanOrEqual(15);
-    const growthPer100k = slope(steady.map(([h]) => h), steady.map(([, b]) => b)) * 100_000;
+    const growthPer100k =
+      slope(
+        steady.map(([h]) => h),
+        steady.map(([, b]) => b),
+      ) * 100_000;
     expect(growthPer100k, `heap trend ${Math.round(growthPer100k)} bytes per 100k hops`).toBeLessThan(MAX_GROWTH_PER_100K_HOPS);
     expect(soak!.spansEnded).toBe(soak!.spansStarted);
     expect(soak!.spanProblems).toEqual([]);

@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBaggageValue, encodeBaggageValue } from '../../src/propagation/baggage-encoding.js';
-import { isBaggageKey, normalizeProperties, parseBaggage as parseCodec, serializeBaggage as serializeCodec, type BaggageItem } from '../../src/propagation/baggage.js';
+import {
+  isBaggageKey,
+  normalizeProperties,
+  parseBaggage as parseCodec,
+  serializeBaggage as serializeCodec,
+  type BaggageItem,
+} from '../../src/propagation/baggage.js';
 import { SESSION_BAGGAGE_KEY, SESSION_MEMBER } from '../../src/session/entry.js';
 
 // The codec applied as the session propagator applies it: the session entry is its reserved member.
-const parseBaggage = (header: string | readonly string[], limits?: Parameters<typeof parseCodec>[1]) => parseCodec(header, limits, SESSION_MEMBER);
-const serializeBaggage = (items: Iterable<BaggageItem>, limits?: Parameters<typeof serializeCodec>[1]) => serializeCodec(items, limits, SESSION_MEMBER);
+const parseBaggage = (header: string | readonly string[], limits?: Parameters<typeof parseCodec>[1]) =>
+  parseCodec(header, limits, SESSION_MEMBER);
+const serializeBaggage = (items: Iterable<BaggageItem>, limits?: Parameters<typeof serializeCodec>[1]) =>
+  serializeCodec(items, limits, SESSION_MEMBER);
 import { sharedState } from '../../src/base/state.js';
 
 const SID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -73,9 +81,7 @@ describe('baggage: W3C spec examples', () => {
   it('the 3-member example is 86 bytes and re-serializes without OWS', () => {
     const header = 'key1=value1;property1;property2, key2 = value2, key3=value3; propertyKey=propertyValue';
     expect(Buffer.byteLength(header)).toBe(86);
-    expect(serializeBaggage(parse(header))).toBe(
-      'key1=value1;property1;property2,key2=value2,key3=value3;propertyKey=propertyValue',
-    );
+    expect(serializeBaggage(parse(header))).toBe('key1=value1;property1;property2,key2=value2,key3=value3;propertyKey=propertyValue');
   });
 
   it('serializes the Amélie example as the spec shows it', () => {
@@ -372,7 +378,12 @@ describe('baggage: serializing', () => {
 
   it('counts the encoded size against the limit', () => {
     // 3000 'é' = 18000 encoded bytes: does not fit 8192 even though it is 3000 characters.
-    expect(serializeBaggage([{ key: 'a', value: 'é'.repeat(3000) }, { key: 'b', value: '1' }])).toBe('b=1');
+    expect(
+      serializeBaggage([
+        { key: 'a', value: 'é'.repeat(3000) },
+        { key: 'b', value: '1' },
+      ]),
+    ).toBe('b=1');
   });
 
   it('isBaggageKey / normalizeProperties', () => {

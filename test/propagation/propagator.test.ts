@@ -21,7 +21,6 @@ const T = '0af7651916cd43dd8448eb211c80319c';
 const S = 'b7ad6b7169203331';
 const CHILD = '00f067aa0ba902b7';
 const SID = '4bf92f3577b34da6a3ce929d0e0e4736';
-const TP_RE = /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$/;
 
 const p = sessionPropagator();
 
@@ -268,10 +267,7 @@ describe('inject: baggage and the session permit', () => {
   });
 
   it('writes no baggage header when nothing is left', () => {
-    const onlySession = propagation.setBaggage(
-      ROOT_CONTEXT,
-      propagation.createBaggage({ [SESSION_BAGGAGE_KEY]: { value: SID } }),
-    );
+    const onlySession = propagation.setBaggage(ROOT_CONTEXT, propagation.createBaggage({ [SESSION_BAGGAGE_KEY]: { value: SID } }));
     expect(inject(onlySession)).toEqual({});
   });
 
@@ -288,9 +284,7 @@ describe('inject: baggage and the session permit', () => {
   it('keeps the session entry when 64 user entries compete for the limit', () => {
     const entries: Record<string, { value: string }> = { [SESSION_BAGGAGE_KEY]: { value: SID } };
     for (let i = 0; i < 80; i++) entries[`k${i}`] = { value: 'v'.repeat(200) };
-    const ctx = propagation
-      .setBaggage(ROOT_CONTEXT, propagation.createBaggage(entries))
-      .setValue(SESSION_PERMIT_KEY, true);
+    const ctx = propagation.setBaggage(ROOT_CONTEXT, propagation.createBaggage(entries)).setValue(SESSION_PERMIT_KEY, true);
     const header = inject(ctx).baggage as string;
     expect(Buffer.byteLength(header)).toBeLessThanOrEqual(8192);
     expect(header.startsWith(`${SESSION_BAGGAGE_KEY}=${SID},`)).toBe(true);
@@ -346,11 +340,30 @@ describe('never throws', () => {
   });
 
   it('on foreign baggage and trace state implementations that throw', () => {
-    const badState = { serialize: () => { throw new Error('x'); }, get: () => undefined, set: () => badState, unset: () => badState };
+    const badState = {
+      serialize: () => {
+        throw new Error('x');
+      },
+      get: () => undefined,
+      set: () => badState,
+      unset: () => badState,
+    };
     const ctx = trace.setSpanContext(ROOT_CONTEXT, { traceId: T, spanId: S, traceFlags: 1, traceState: badState });
     expect(inject(ctx)).toEqual({ traceparent: `00-${T}-${S}-01` });
     const badBaggage = {
-      getAllEntries: () => [['a', { value: 'x', metadata: { toString: () => { throw new Error('y'); } } }]],
+      getAllEntries: () => [
+        [
+          'a',
+          {
+            value: 'x',
+            metadata: {
+              toString: () => {
+                throw new Error('y');
+              },
+            },
+          },
+        ],
+      ],
     };
     const bctx = propagation.setBaggage(ROOT_CONTEXT, badBaggage as never);
     expect(inject(bctx)).toEqual({ baggage: 'a=x' });

@@ -19,8 +19,10 @@ import { parseTracestate } from '../../src/propagation/tracestate.js';
 import { SESSION_BAGGAGE_KEY, SESSION_MEMBER } from '../../src/session/entry.js';
 
 // The codec applied as the session propagator applies it: the session entry is its reserved member.
-const parseBaggage = (header: string | readonly string[], limits?: Parameters<typeof parseCodec>[1]) => parseCodec(header, limits, SESSION_MEMBER);
-const serializeBaggage = (items: Iterable<BaggageItem>, limits?: Parameters<typeof serializeCodec>[1]) => serializeCodec(items, limits, SESSION_MEMBER);
+const parseBaggage = (header: string | readonly string[], limits?: Parameters<typeof parseCodec>[1]) =>
+  parseCodec(header, limits, SESSION_MEMBER);
+const serializeBaggage = (items: Iterable<BaggageItem>, limits?: Parameters<typeof serializeCodec>[1]) =>
+  serializeCodec(items, limits, SESSION_MEMBER);
 
 const p = sessionPropagator();
 const RUNS = { numRuns: 300 };
@@ -68,16 +70,13 @@ const wellFormed = (s: string): string => (s as unknown as { toWellFormed(): str
 
 // --- Generators --------------------------------------------------------------------------------
 
-const hex = (n: number): fc.Arbitrary<string> =>
-  fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
+const hex = (n: number): fc.Arbitrary<string> => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
 const traceId = hex(32).filter((s) => !/^0+$/.test(s));
 const spanId = hex(16).filter((s) => !/^0+$/.test(s));
 const ows = fc.string({ unit: fc.constantFrom(' ', '\t'), maxLength: 2 });
 
 /** Valid traceparents as we would write them (version 00, flags 00..03). */
-const emittedTraceparent = fc
-  .tuple(traceId, spanId, fc.integer({ min: 0, max: 3 }))
-  .map(([t, s, f]) => `00-${t}-${s}-0${f}`);
+const emittedTraceparent = fc.tuple(traceId, spanId, fc.integer({ min: 0, max: 3 })).map(([t, s, f]) => `00-${t}-${s}-0${f}`);
 
 /** Traceparents near the grammar: valid ones, future versions, and single-character mutations. */
 const nearTraceparent = fc.oneof(
@@ -92,27 +91,19 @@ const nearTraceparent = fc.oneof(
 );
 
 const tsKey = fc
-  .tuple(
-    fc.constantFrom(...'abcxyz0189'),
-    fc.string({ unit: fc.constantFrom(...'abz09_-*/@'), maxLength: 12 }),
-  )
+  .tuple(fc.constantFrom(...'abcxyz0189'), fc.string({ unit: fc.constantFrom(...'abz09_-*/@'), maxLength: 12 }))
   .map(([a, b]) => a + b);
 const tsValue = fc
-  .tuple(
-    fc.string({ unit: fc.constantFrom(...' !"+-09<>AZaz~'), maxLength: 10 }),
-    fc.constantFrom(...'!"+-09<>AZaz~'),
-  )
+  .tuple(fc.string({ unit: fc.constantFrom(...' !"+-09<>AZaz~'), maxLength: 10 }), fc.constantFrom(...'!"+-09<>AZaz~'))
   .map(([a, b]) => a + b);
 const tsMember = fc.oneof(
   { weight: 8, arbitrary: fc.tuple(tsKey, tsValue).map(([k, v]) => `${k}=${v}`) },
   // Near misses: bad first char, uppercase, '=' or ',' in the value, empty value, trailing space.
   { weight: 1, arbitrary: fc.constantFrom('@k=1', 'K=1', 'k=a=b', 'k=', 'k.x=1', ' ', '', 'k=\u00e9', `${'z'.repeat(257)}=1`) },
 );
-const tracestateHeader = fc
-  .array(fc.tuple(ows, tsMember, ows), { maxLength: 36 })
-  .map((ms) => ms.map(([a, m, b]) => a + m + b).join(','));
+const tracestateHeader = fc.array(fc.tuple(ows, tsMember, ows), { maxLength: 36 }).map((ms) => ms.map(([a, m, b]) => a + m + b).join(','));
 
-const bagKey = fc.string({ unit: fc.constantFrom(...'abcXYZ09!#$%&\'*+-.^_`|~'), minLength: 1, maxLength: 8 });
+const bagKey = fc.string({ unit: fc.constantFrom(..."abcXYZ09!#$%&'*+-.^_`|~"), minLength: 1, maxLength: 8 });
 const bagValue = fc.oneof(fc.string({ unit: 'binary', maxLength: 16 }), fc.string({ maxLength: 16 }));
 const bagMetadata = fc
   .array(fc.tuple(bagKey, fc.option(fc.string({ unit: fc.constantFrom(...'ab09=%!~'), maxLength: 6 }))), {
@@ -120,10 +111,10 @@ const bagMetadata = fc
     maxLength: 3,
   })
   .map((props) => props.map(([k, v]) => (v === null ? k : `${k}=${v}`)).join(';'));
-const bagItems = fc.uniqueArray(
-  fc.record({ key: bagKey, value: bagValue, metadata: fc.option(bagMetadata, { nil: undefined }) }),
-  { selector: (i) => i.key, maxLength: 12 },
-);
+const bagItems = fc.uniqueArray(fc.record({ key: bagKey, value: bagValue, metadata: fc.option(bagMetadata, { nil: undefined }) }), {
+  selector: (i) => i.key,
+  maxLength: 12,
+});
 
 /** Baggage headers near the grammar: valid members with OWS and properties, session entries, near misses. */
 const nearBaggage = fc
@@ -137,7 +128,12 @@ const nearBaggage = fc
             fc.option(bagMetadata, { nil: undefined }).map((m) => `${a}${k}${b}=${c}${v}${d}${m === undefined ? '' : `;${m}`}`),
           ),
       },
-      { weight: 1, arbitrary: fc.constantFrom(SESSION_BAGGAGE_KEY, 'AgentOps.Session.Id').chain((k) => fc.oneof(hex(32), fc.constant('x')).map((v) => `${k}=${v}`)) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .constantFrom(SESSION_BAGGAGE_KEY, 'AgentOps.Session.Id')
+          .chain((k) => fc.oneof(hex(32), fc.constant('x')).map((v) => `${k}=${v}`)),
+      },
       { weight: 1, arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 12 }) },
     ),
     { maxLength: 10 },
@@ -148,7 +144,13 @@ const headerValue = fc.oneof(
   fc.anything({ withTypedArray: true, withBigInt: true, withMap: true, withSet: true, withNullPrototype: true }),
   fc.string({ unit: 'binary', maxLength: 80 }),
   fc.string({ unit: 'grapheme', maxLength: 80 }),
-  fc.array(fc.oneof(fc.string(), fc.uint8Array().map((u) => Buffer.from(u))), { maxLength: 4 }),
+  fc.array(
+    fc.oneof(
+      fc.string(),
+      fc.uint8Array().map((u) => Buffer.from(u)),
+    ),
+    { maxLength: 4 },
+  ),
   fc.uint8Array({ maxLength: 80 }).map((u) => Buffer.from(u)),
   nearTraceparent,
   tracestateHeader,
@@ -234,22 +236,27 @@ describe('property: parsers agree with oracles written from the spec text', () =
 describe('property: anything extracted is valid when propagated', () => {
   it('traceparent always matches the spec; tracestate and baggage re-parse to what was extracted', () => {
     fc.assert(
-      fc.property(nearTraceparent, tracestateHeader, fc.oneof(nearBaggage, fc.string({ unit: 'binary-ascii', maxLength: 60 })), (tp, ts, bg) => {
-        const ctx = p.extract(ROOT_CONTEXT, { traceparent: tp, tracestate: ts, baggage: bg }, defaultTextMapGetter);
-        const out = injectAll(ctx);
-        const sc = trace.getSpanContext(ctx);
-        if (sc === undefined) expect(out.traceparent).toBeUndefined();
-        else expect(out.traceparent).toMatch(EMITTED_TRACEPARENT);
-        if (out.tracestate !== undefined) {
-          expect(out.tracestate.length).toBeLessThanOrEqual(512);
-          expect(tracestateOracle(out.tracestate)).toEqual(sc?.traceState && parseTracestate(sc.traceState.serialize())?.entries());
-        }
-        if (out.baggage !== undefined) {
-          expect(out.baggage).toMatch(BAGGAGE_HEADER);
-          const again = p.extract(ROOT_CONTEXT, { baggage: out.baggage }, defaultTextMapGetter);
-          expect(sortEntries(entriesOf(again))).toEqual(sortEntries(entriesOf(ctx)));
-        }
-      }),
+      fc.property(
+        nearTraceparent,
+        tracestateHeader,
+        fc.oneof(nearBaggage, fc.string({ unit: 'binary-ascii', maxLength: 60 })),
+        (tp, ts, bg) => {
+          const ctx = p.extract(ROOT_CONTEXT, { traceparent: tp, tracestate: ts, baggage: bg }, defaultTextMapGetter);
+          const out = injectAll(ctx);
+          const sc = trace.getSpanContext(ctx);
+          if (sc === undefined) expect(out.traceparent).toBeUndefined();
+          else expect(out.traceparent).toMatch(EMITTED_TRACEPARENT);
+          if (out.tracestate !== undefined) {
+            expect(out.tracestate.length).toBeLessThanOrEqual(512);
+            expect(tracestateOracle(out.tracestate)).toEqual(sc?.traceState && parseTracestate(sc.traceState.serialize())?.entries());
+          }
+          if (out.baggage !== undefined) {
+            expect(out.baggage).toMatch(BAGGAGE_HEADER);
+            const again = p.extract(ROOT_CONTEXT, { baggage: out.baggage }, defaultTextMapGetter);
+            expect(sortEntries(entriesOf(again))).toEqual(sortEntries(entriesOf(ctx)));
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -312,10 +319,19 @@ describe('property: percent-encoding', () => {
 
   it('decoding arbitrary escapes never throws and yields well-formed text', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(hex(2).map((h) => `%${h}`), fc.constantFrom('%', '%4', 'a', '%zz', '%FF')), { maxLength: 12 }), (parts) => {
-        const out = decodeBaggageValue(parts.join(''));
-        expect(out).toBe(wellFormed(out));
-      }),
+      fc.property(
+        fc.array(
+          fc.oneof(
+            hex(2).map((h) => `%${h}`),
+            fc.constantFrom('%', '%4', 'a', '%zz', '%FF'),
+          ),
+          { maxLength: 12 },
+        ),
+        (parts) => {
+          const out = decodeBaggageValue(parts.join(''));
+          expect(out).toBe(wellFormed(out));
+        },
+      ),
       RUNS,
     );
   });

@@ -17,9 +17,27 @@ describe('tracestate: W3C spec examples', () => {
   it.each([
     ['congo=t61rcWkgMzE', [['congo', 't61rcWkgMzE']]],
     ['rojo=00f067aa0ba902b7', [['rojo', '00f067aa0ba902b7']]],
-    ['rojo=00f067aa0ba902b7,congo=t61rcWkgMzE', [['rojo', '00f067aa0ba902b7'], ['congo', 't61rcWkgMzE']]],
-    ['congo=ucfJifl5GOE,rojo=00f067aa0ba902b7', [['congo', 'ucfJifl5GOE'], ['rojo', '00f067aa0ba902b7']]],
-    ['vendorname1=opaqueValue1,vendorname2=opaqueValue2', [['vendorname1', 'opaqueValue1'], ['vendorname2', 'opaqueValue2']]],
+    [
+      'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE',
+      [
+        ['rojo', '00f067aa0ba902b7'],
+        ['congo', 't61rcWkgMzE'],
+      ],
+    ],
+    [
+      'congo=ucfJifl5GOE,rojo=00f067aa0ba902b7',
+      [
+        ['congo', 'ucfJifl5GOE'],
+        ['rojo', '00f067aa0ba902b7'],
+      ],
+    ],
+    [
+      'vendorname1=opaqueValue1,vendorname2=opaqueValue2',
+      [
+        ['vendorname1', 'opaqueValue1'],
+        ['vendorname2', 'opaqueValue2'],
+      ],
+    ],
   ])('%s', (header, expected) => {
     expect(entries(header)).toEqual(expected);
     expect(parseTracestate(header)?.serialize()).toBe(header);
@@ -36,9 +54,32 @@ const ALL_VALUE_CHARS = (() => {
 // The tracestate cases of the W3C test harness, strict mode (test/test.py after the 2026 key-grammar fix).
 describe('tracestate: W3C test harness cases (strict)', () => {
   it.each<[string, string, Array<[string, string]> | undefined]>([
-    ['two members', 'foo=1,bar=2', [['foo', '1'], ['bar', '2']]],
-    ['OWS around commas', 'foo=1 \t , \t bar=2, \t baz=3', [['foo', '1'], ['bar', '2'], ['baz', '3']]],
-    ['tabs around commas', 'foo=1\t \t,\t \tbar=2,\t \tbaz=3', [['foo', '1'], ['bar', '2'], ['baz', '3']]],
+    [
+      'two members',
+      'foo=1,bar=2',
+      [
+        ['foo', '1'],
+        ['bar', '2'],
+      ],
+    ],
+    [
+      'OWS around commas',
+      'foo=1 \t , \t bar=2, \t baz=3',
+      [
+        ['foo', '1'],
+        ['bar', '2'],
+        ['baz', '3'],
+      ],
+    ],
+    [
+      'tabs around commas',
+      'foo=1\t \t,\t \tbar=2,\t \tbaz=3',
+      [
+        ['foo', '1'],
+        ['bar', '2'],
+        ['baz', '3'],
+      ],
+    ],
     ['leading space', ' foo=1', [['foo', '1']]],
     ['leading tab', '\tfoo=1', [['foo', '1']]],
     ['trailing space', 'foo=1 ', [['foo', '1']]],
@@ -47,14 +88,45 @@ describe('tracestate: W3C test harness cases (strict)', () => {
     ['empty header', '', undefined],
     ['empty header combined after a member', 'foo=1,', [['foo', '1']]],
     ['empty header combined before a member', ',foo=1', [['foo', '1']]],
-    ['three headers combined in order', 'foo=1,bar=2,rojo=1,congo=2,baz=3', [['foo', '1'], ['bar', '2'], ['rojo', '1'], ['congo', '2'], ['baz', '3']]],
+    [
+      'three headers combined in order',
+      'foo=1,bar=2,rojo=1,congo=2,baz=3',
+      [
+        ['foo', '1'],
+        ['bar', '2'],
+        ['rojo', '1'],
+        ['congo', '2'],
+        ['baz', '3'],
+      ],
+    ],
     ['key with a space before =', 'foo =1', undefined],
     ['uppercase key', 'FOO=1', undefined],
     ['key with a dot', 'foo.bar=1', undefined],
-    ['key ending in @ is a valid key now', 'foo@=1,bar=2', [['foo@', '1'], ['bar', '2']]],
+    [
+      'key ending in @ is a valid key now',
+      'foo@=1,bar=2',
+      [
+        ['foo@', '1'],
+        ['bar', '2'],
+      ],
+    ],
     ['key starting with @ discards all', '@foo=1,bar=2', undefined],
-    ['key with @@', 'foo@@bar=1,bar=2', [['foo@@bar', '1'], ['bar', '2']]],
-    ['key with two @', 'foo@bar@baz=1,bar=2', [['foo@bar@baz', '1'], ['bar', '2']]],
+    [
+      'key with @@',
+      'foo@@bar=1,bar=2',
+      [
+        ['foo@@bar', '1'],
+        ['bar', '2'],
+      ],
+    ],
+    [
+      'key with two @',
+      'foo@bar@baz=1,bar=2',
+      [
+        ['foo@bar@baz', '1'],
+        ['bar', '2'],
+      ],
+    ],
     ['value with =', 'foo=bar=baz', undefined],
     ['empty value discards all', 'foo=,bar=3', undefined],
     ['duplicate keys, same value', 'foo=1,foo=1', [['foo', '1']]],
@@ -73,17 +145,22 @@ describe('tracestate: W3C test harness cases (strict)', () => {
 
   it('key of 256 characters is kept, 257 discards all', () => {
     const k256 = 'z'.repeat(256);
-    expect(entries(`foo=1,${k256}=1`)).toEqual([['foo', '1'], [k256, '1']]);
+    expect(entries(`foo=1,${k256}=1`)).toEqual([
+      ['foo', '1'],
+      [k256, '1'],
+    ]);
     expect(parseTracestate(`foo=1,${'z'.repeat(257)}=1`)).toBeUndefined();
   });
 
-  it.each([
-    't'.repeat(241) + '@' + 'v'.repeat(14),
-    't'.repeat(242) + '@v',
-    't@' + 'v'.repeat(15),
-  ])('@ is an ordinary key character: %s', (key) => {
-    expect(entries(`foo=1,${key}=1`)).toEqual([['foo', '1'], [key, '1']]);
-  });
+  it.each(['t'.repeat(241) + '@' + 'v'.repeat(14), 't'.repeat(242) + '@v', 't@' + 'v'.repeat(15)])(
+    '@ is an ordinary key character: %s',
+    (key) => {
+      expect(entries(`foo=1,${key}=1`)).toEqual([
+        ['foo', '1'],
+        [key, '1'],
+      ]);
+    },
+  );
 
   it('all allowed characters, with and without an @', () => {
     for (const key of [ALL_KEY_CHARS, `${ALL_KEY_CHARS}@a-z0-9_-*/`]) {

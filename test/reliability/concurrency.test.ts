@@ -7,7 +7,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { kafkaClient } from '../kafka/helpers.js';
 import { useTracing } from '../helpers/otel.js';
 import { report } from '../helpers/report.js';
-import { expectedSessionSpans, pipelineProblems, runSessionPipeline, sessionTraceProblems, stageCounts, STAGES } from '../helpers/session-pipeline.js';
+import {
+  expectedSessionSpans,
+  pipelineProblems,
+  runSessionPipeline,
+  sessionTraceProblems,
+  stageCounts,
+  STAGES,
+} from '../helpers/session-pipeline.js';
 
 const t = useTracing({ resetEach: false });
 let kafka: Kafka;

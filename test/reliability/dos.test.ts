@@ -38,7 +38,11 @@ const CAP: Work = {
 
 function work(): Work {
   const c = sharedState().counters;
-  return { baggageBytesExamined: c.baggageBytesExamined, baggageMembersExamined: c.baggageMembersExamined, tracestateBytesExamined: c.tracestateBytesExamined };
+  return {
+    baggageBytesExamined: c.baggageBytesExamined,
+    baggageMembersExamined: c.baggageMembersExamined,
+    tracestateBytesExamined: c.tracestateBytesExamined,
+  };
 }
 
 function since(before: Work, after: Work = work()): Work {
@@ -94,15 +98,65 @@ function hostileHttpCases(): { name: string; lines: [string, string][]; joins: b
   const tp = upstream.traceparent!;
   const bag = upstream.baggage!;
   return [
-    { name: 'baggage: 60 KB, 5,000 members', lines: [['traceparent', tp], ['baggage', `${bag},${many(5000, (i) => `k${i}=v${i}`)}`]], joins: true },
-    { name: 'baggage: one 500 KB member', lines: [['traceparent', tp], ['baggage', `${bag},big=${'v'.repeat(500_000)}`]], joins: true },
-    { name: 'baggage: 4,000 repeated header lines', lines: [['traceparent', tp], ['baggage', bag], ...Array.from({ length: 4000 }, (_, i): [string, string] => ['baggage', `k${i}=${'v'.repeat(16)}`])], joins: true },
-    { name: 'tracestate: 40 KB, 2,000 members', lines: [['traceparent', tp], ['tracestate', many(2000, (i) => `k${i}=${'v'.repeat(12)}`)], ['baggage', bag]], joins: true },
-    { name: 'tracestate: 3,000 repeated header lines', lines: [['traceparent', tp], ...Array.from({ length: 3000 }, (_, i): [string, string] => ['tracestate', `k${i}=v`]), ['baggage', bag]], joins: true },
-    { name: 'traceparent: 100 KB', lines: [['traceparent', `${tp}-${'f'.repeat(100_000)}`], ['baggage', bag]], joins: true },
+    {
+      name: 'baggage: 60 KB, 5,000 members',
+      lines: [
+        ['traceparent', tp],
+        ['baggage', `${bag},${many(5000, (i) => `k${i}=v${i}`)}`],
+      ],
+      joins: true,
+    },
+    {
+      name: 'baggage: one 500 KB member',
+      lines: [
+        ['traceparent', tp],
+        ['baggage', `${bag},big=${'v'.repeat(500_000)}`],
+      ],
+      joins: true,
+    },
+    {
+      name: 'baggage: 4,000 repeated header lines',
+      lines: [
+        ['traceparent', tp],
+        ['baggage', bag],
+        ...Array.from({ length: 4000 }, (_, i): [string, string] => ['baggage', `k${i}=${'v'.repeat(16)}`]),
+      ],
+      joins: true,
+    },
+    {
+      name: 'tracestate: 40 KB, 2,000 members',
+      lines: [
+        ['traceparent', tp],
+        ['tracestate', many(2000, (i) => `k${i}=${'v'.repeat(12)}`)],
+        ['baggage', bag],
+      ],
+      joins: true,
+    },
+    {
+      name: 'tracestate: 3,000 repeated header lines',
+      lines: [
+        ['traceparent', tp],
+        ...Array.from({ length: 3000 }, (_, i): [string, string] => ['tracestate', `k${i}=v`]),
+        ['baggage', bag],
+      ],
+      joins: true,
+    },
+    {
+      name: 'traceparent: 100 KB',
+      lines: [
+        ['traceparent', `${tp}-${'f'.repeat(100_000)}`],
+        ['baggage', bag],
+      ],
+      joins: true,
+    },
     {
       name: 'all of it at once, 1.2 MB of headers',
-      lines: [['traceparent', tp], ['tracestate', `rojo=1,${'x'.repeat(200_000)}`], ['baggage', `${bag},${'k=v,'.repeat(100_000)}`], ...Array.from({ length: 2000 }, (_, i): [string, string] => ['baggage', `r${i}=${'w'.repeat(100)}`])],
+      lines: [
+        ['traceparent', tp],
+        ['tracestate', `rojo=1,${'x'.repeat(200_000)}`],
+        ['baggage', `${bag},${'k=v,'.repeat(100_000)}`],
+        ...Array.from({ length: 2000 }, (_, i): [string, string] => ['baggage', `r${i}=${'w'.repeat(100)}`]),
+      ],
       joins: true,
     },
   ];
@@ -165,7 +219,10 @@ describe('HTTP: oversized headers reach the parser (maxHeaderSize 4 MiB) and cos
       expect(seen['tracestate: 40 KB, 2,000 members']!.tracestateBytesExamined).toBe(0); // discarded unread: over the scan cap
       expect(diagLog.matching('tracestate discarded').length).toBeGreaterThanOrEqual(2);
       // Still answering, still joining sessions.
-      const normal = await postLines(port, '/run', [['traceparent', upstream.traceparent!], ['baggage', upstream.baggage!]]);
+      const normal = await postLines(port, '/run', [
+        ['traceparent', upstream.traceparent!],
+        ['baggage', upstream.baggage!],
+      ]);
       expect(normal.status).toBe(200);
       expect((JSON.parse(normal.body) as Answer).session).toBe(session.id);
       figures[`http ${framework}`] = { requests: hostileHttpCases().length + 1, maxWork: maxOf(Object.values(seen)) };
@@ -190,9 +247,18 @@ function hostileKafkaMessages(): { name: string; headers: IHeaders }[] {
   const bag = upstream.baggage!;
   return [
     { name: 'baggage: 1 MB', headers: { traceparent: tp, baggage: Buffer.from(`${bag},big=${'v'.repeat(MB - bag.length - 10)}`) } },
-    { name: 'baggage: 5,000 repeated keys, 500 KB', headers: { traceparent: tp, baggage: [Buffer.from(bag), ...Array.from({ length: 5000 }, (_, i) => Buffer.from(`k${i}=${'v'.repeat(90)}`))] } },
+    {
+      name: 'baggage: 5,000 repeated keys, 500 KB',
+      headers: {
+        traceparent: tp,
+        baggage: [Buffer.from(bag), ...Array.from({ length: 5000 }, (_, i) => Buffer.from(`k${i}=${'v'.repeat(90)}`))],
+      },
+    },
     { name: 'baggage: 60 KB, 5,000 members', headers: { traceparent: tp, baggage: `${bag},${many(5000, (i) => `k${i}=v${i}`)}` } },
-    { name: 'tracestate: 500 KB', headers: { traceparent: tp, tracestate: Buffer.from(many(25_000, (i) => `k${i}=${'v'.repeat(12)}`)), baggage: bag } },
+    {
+      name: 'tracestate: 500 KB',
+      headers: { traceparent: tp, tracestate: Buffer.from(many(25_000, (i) => `k${i}=${'v'.repeat(12)}`)), baggage: bag },
+    },
     { name: 'traceparent: 500 KB', headers: { traceparent: Buffer.from(`${tp}-${'f'.repeat(500_000)}`), baggage: bag } },
     { name: 'normal', headers: { traceparent: tp, baggage: bag } },
   ];
@@ -265,8 +331,16 @@ describe('BullMQ: job metadata up to 1 MB is dropped unparsed or parsed under th
       { name: 'JSON of 1 MB', metadata: JSON.stringify({ traceparent: tp, baggage: `${bag},big=${'v'.repeat(MB)}` }), joins: false },
       { name: 'not JSON, 1 MB', metadata: `{${'['.repeat(MB)}`, joins: false },
       { name: 'object holding 1 MB', metadata: { traceparent: tp, baggage: 'x'.repeat(MB) }, joins: false },
-      { name: 'JSON of 15 KB: 1,500 baggage members', metadata: JSON.stringify({ traceparent: tp, baggage: `${bag},${many(1500, (i) => `k${i}=v`)}` }), joins: true },
-      { name: 'JSON of 15 KB: tracestate of 14 KB', metadata: JSON.stringify({ traceparent: tp, tracestate: `${'a'.repeat(14_000)}=v`, baggage: bag }), joins: true },
+      {
+        name: 'JSON of 15 KB: 1,500 baggage members',
+        metadata: JSON.stringify({ traceparent: tp, baggage: `${bag},${many(1500, (i) => `k${i}=v`)}` }),
+        joins: true,
+      },
+      {
+        name: 'JSON of 15 KB: tracestate of 14 KB',
+        metadata: JSON.stringify({ traceparent: tp, tracestate: `${'a'.repeat(14_000)}=v`, baggage: bag }),
+        joins: true,
+      },
       { name: 'normal', metadata: JSON.stringify({ traceparent: tp, baggage: bag }), joins: true },
     ];
     const raw = bull.queue(name);

@@ -82,12 +82,42 @@ beforeAll(() => {
   const extra = ',tenant=evil,role=admin';
   attacks = [
     { name: 'forged, unsigned', traceparent: traceparentIn(victim), baggage: entry(victim) + extra, legitimate: false },
-    { name: "forged, signed with the attacker's key", traceparent: traceparentIn(victim), baggage: entry(victim, signSessionEntry(victimEntry, createKeyring(ATTACKER_KEY))) + extra, legitimate: false },
-    { name: 'tampered: session id swapped under a valid signature', traceparent: traceparentIn(victim), baggage: `${SESSION_BAGGAGE_KEY}=${victim.id};root=${own.rootSpanId};flags=03;sig=${ownSig}${extra}`, legitimate: false },
-    { name: 'tampered: root span id swapped', traceparent: traceparentIn(own), baggage: `${SESSION_BAGGAGE_KEY}=${own.id};root=${victim.rootSpanId};flags=03;sig=${ownSig}${extra}`, legitimate: false },
-    { name: 'tampered: flags changed', traceparent: traceparentIn(own), baggage: `${SESSION_BAGGAGE_KEY}=${own.id};root=${own.rootSpanId};flags=01;sig=${ownSig}${extra}`, legitimate: false },
-    { name: 'tampered: MAC altered', traceparent: traceparentIn(own), baggage: entry(own, swapLastChar(ownSig)) + extra, legitimate: false },
-    { name: 'expired signature', traceparent: traceparentIn(own), baggage: entry(own, signSessionEntry(ownEntry, keyring, now - 2 * 86_400)) + extra, legitimate: false },
+    {
+      name: "forged, signed with the attacker's key",
+      traceparent: traceparentIn(victim),
+      baggage: entry(victim, signSessionEntry(victimEntry, createKeyring(ATTACKER_KEY))) + extra,
+      legitimate: false,
+    },
+    {
+      name: 'tampered: session id swapped under a valid signature',
+      traceparent: traceparentIn(victim),
+      baggage: `${SESSION_BAGGAGE_KEY}=${victim.id};root=${own.rootSpanId};flags=03;sig=${ownSig}${extra}`,
+      legitimate: false,
+    },
+    {
+      name: 'tampered: root span id swapped',
+      traceparent: traceparentIn(own),
+      baggage: `${SESSION_BAGGAGE_KEY}=${own.id};root=${victim.rootSpanId};flags=03;sig=${ownSig}${extra}`,
+      legitimate: false,
+    },
+    {
+      name: 'tampered: flags changed',
+      traceparent: traceparentIn(own),
+      baggage: `${SESSION_BAGGAGE_KEY}=${own.id};root=${own.rootSpanId};flags=01;sig=${ownSig}${extra}`,
+      legitimate: false,
+    },
+    {
+      name: 'tampered: MAC altered',
+      traceparent: traceparentIn(own),
+      baggage: entry(own, swapLastChar(ownSig)) + extra,
+      legitimate: false,
+    },
+    {
+      name: 'expired signature',
+      traceparent: traceparentIn(own),
+      baggage: entry(own, signSessionEntry(ownEntry, keyring, now - 2 * 86_400)) + extra,
+      legitimate: false,
+    },
     { name: 'correctly signed, own session', traceparent: traceparentIn(own), baggage: entry(own, ownSig) + extra, legitimate: true },
   ];
 });
@@ -95,7 +125,13 @@ afterAll(async () => {
   victim.end();
   own.end();
   const accepted = outcomes.filter((o) => o.accepted).length;
-  report('spoofing', { deliveries: outcomes.length, accepted, refused: outcomes.length - accepted, attacks: attacks.length, modes: MODES.length });
+  report('spoofing', {
+    deliveries: outcomes.length,
+    accepted,
+    refused: outcomes.length - accepted,
+    attacks: attacks.length,
+    modes: MODES.length,
+  });
   await t.shutdown();
 });
 
@@ -133,7 +169,10 @@ function check(transport: string, mode: Mode, attack: Attack, received: Received
 function expectVictimUntouched(): void {
   const intruders = t
     .spans()
-    .filter((s) => (s.spanContext().traceId === victim.id || s.attributes['session.id'] === victim.id) && s.spanContext().spanId !== victim.rootSpanId);
+    .filter(
+      (s) =>
+        (s.spanContext().traceId === victim.id || s.attributes['session.id'] === victim.id) && s.spanContext().spanId !== victim.rootSpanId,
+    );
   expect(intruders.map((s) => s.name)).toEqual([]);
 }
 
@@ -149,7 +188,9 @@ function listen(server: Server): Promise<number> {
 
 describe('HTTP', () => {
   it.each(['express', 'fastify'] as const)('%s: every attack in every mode', async (framework) => {
-    const downstream = createServer((req, res) => void res.setHeader('content-type', 'application/json').end(JSON.stringify(fromHeaders(req.headers))));
+    const downstream = createServer(
+      (req, res) => void res.setHeader('content-type', 'application/json').end(JSON.stringify(fromHeaders(req.headers))),
+    );
     const downstreamPort = await listen(downstream);
     const onward = sessionFetch(undefined, { signingKey: KEY });
     const handler = async (): Promise<Received> => {
@@ -189,7 +230,10 @@ describe('HTTP', () => {
       for (const mode of MODES) {
         const { port, path } = endpoints.get(mode.name)!;
         for (const attack of attacks) {
-          const res = await postLines(port, path, [['traceparent', attack.traceparent], ['baggage', attack.baggage]]);
+          const res = await postLines(port, path, [
+            ['traceparent', attack.traceparent],
+            ['baggage', attack.baggage],
+          ]);
           expect(res.status).toBe(200);
           check(framework, mode, attack, JSON.parse(res.body) as Received);
         }
@@ -214,7 +258,12 @@ describe('Kafka', () => {
       get(target, prop, receiver) {
         if (prop !== 'send') return Reflect.get(target, prop, receiver);
         return (record: Parameters<typeof raw.send>[0]) => {
-          for (const m of record.messages) sent[String(m.value)] = Object.fromEntries(Object.entries(m.headers ?? {}).filter(([k]) => k !== 'x-user').map(([k, v]) => [k, String(v)]));
+          for (const m of record.messages)
+            sent[String(m.value)] = Object.fromEntries(
+              Object.entries(m.headers ?? {})
+                .filter(([k]) => k !== 'x-user')
+                .map(([k, v]) => [k, String(v)]),
+            );
           return target.send(record);
         };
       },
@@ -228,7 +277,10 @@ describe('Kafka', () => {
       await onward.send({ topic: onwardTopic, messages: [{ value: id, headers: { 'x-user': 'u' } }] });
       results.set(id, { session, onward: sent[id] ?? {} });
     };
-    const consumers = [instrumentConsumer(kafka.consumer(fastConsumerConfig()), { topics: topicPolicies }), instrumentConsumer(kafka.consumer(fastConsumerConfig()), { topics: topicPolicies })] as const;
+    const consumers = [
+      instrumentConsumer(kafka.consumer(fastConsumerConfig()), { topics: topicPolicies }),
+      instrumentConsumer(kafka.consumer(fastConsumerConfig()), { topics: topicPolicies }),
+    ] as const;
     try {
       for (const c of consumers) {
         await c.connect();
@@ -240,7 +292,12 @@ describe('Kafka', () => {
           for (const m of batch.messages) await withMessageContext(m, () => handle('eachBatch', batch.topic, m));
         },
       });
-      await raw.sendBatch({ topicMessages: topics.map((topic) => ({ topic, messages: attacks.map((a, i) => ({ value: String(i), headers: { traceparent: a.traceparent, baggage: a.baggage } })) })) });
+      await raw.sendBatch({
+        topicMessages: topics.map((topic) => ({
+          topic,
+          messages: attacks.map((a, i) => ({ value: String(i), headers: { traceparent: a.traceparent, baggage: a.baggage } })),
+        })),
+      });
       await waitFor('every message, both styles', () => results.size === 2 * topics.length * attacks.length, 60_000);
     } finally {
       for (const c of consumers) await c.disconnect();
@@ -256,7 +313,10 @@ describe('Kafka', () => {
 
 describe('BullMQ', () => {
   it('every attack in every mode; the onward job stores only what may go on', async () => {
-    const onwardQueue = new Queue(uniqueQueueName('onward'), { connection: connection(), telemetry: sessionTelemetry({ signingKey: KEY }) });
+    const onwardQueue = new Queue(uniqueQueueName('onward'), {
+      connection: connection(),
+      telemetry: sessionTelemetry({ signingKey: KEY }),
+    });
     const results = new Map<string, Received>();
     const workers: Worker[] = [];
     const queues: Queue[] = [];
@@ -269,7 +329,10 @@ describe('BullMQ', () => {
             const session = getSessionId();
             const next = await onwardQueue.add('next', {});
             const stored = next.opts.telemetry?.metadata;
-            results.set(`${mode.name}|${String(job.data.i)}`, { session, onward: stored ? (JSON.parse(stored) as Record<string, string>) : {} });
+            results.set(`${mode.name}|${String(job.data.i)}`, {
+              session,
+              onward: stored ? (JSON.parse(stored) as Record<string, string>) : {},
+            });
           },
           { connection: connection(), telemetry: sessionTelemetry({ trust: mode.trust, signingKey: mode.signed ? KEY : null }) },
         );
@@ -278,7 +341,13 @@ describe('BullMQ', () => {
         // Added as anyone with Redis access could: metadata written by hand.
         const queue = new Queue(name, { connection: connection() });
         queues.push(queue);
-        await queue.addBulk(attacks.map((a, i) => ({ name: 'job', data: { i }, opts: { telemetry: { metadata: JSON.stringify({ traceparent: a.traceparent, baggage: a.baggage }) } } })));
+        await queue.addBulk(
+          attacks.map((a, i) => ({
+            name: 'job',
+            data: { i },
+            opts: { telemetry: { metadata: JSON.stringify({ traceparent: a.traceparent, baggage: a.baggage }) } },
+          })),
+        );
       }
       await waitFor('every job', () => results.size === MODES.length * attacks.length, 60_000);
     } finally {
@@ -290,7 +359,12 @@ describe('BullMQ', () => {
     }
     for (const [id, received] of results) {
       const [modeName, index] = id.split('|') as [string, string];
-      check('bullmq', MODES.find((m) => m.name === modeName)!, attacks[Number(index)]!, received);
+      check(
+        'bullmq',
+        MODES.find((m) => m.name === modeName)!,
+        attacks[Number(index)]!,
+        received,
+      );
     }
     expectVictimUntouched();
   });

@@ -14,7 +14,10 @@ function required(name: 'KAFKA_BROKERS' | 'REDIS_URL'): string {
 
 /** Kafka bootstrap addresses, ready for `new Kafka({ brokers })`. */
 export function kafkaBrokers(): string[] {
-  return required('KAFKA_BROKERS').split(',').map((b) => b.trim()).filter(Boolean);
+  return required('KAFKA_BROKERS')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
 }
 
 /** A redis:// URL, ready for `new Redis(url)` / BullMQ's `connection`. */

@@ -11,7 +11,12 @@
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(props || {})) {
       // Custom properties (--c, the service colour) only take effect through setProperty.
-      if (key === 'style') for (const [k, v] of Object.entries(value)) node.style.setProperty(k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v);
+      if (key === 'style')
+        for (const [k, v] of Object.entries(value))
+          node.style.setProperty(
+            k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+            v,
+          );
       else if (key.startsWith('data-') || key === 'title' || key === 'href') node.setAttribute(key, value);
       else node[key] = value;
     }
@@ -51,10 +56,14 @@
         'span',
         { className: 'name', style: { paddingLeft: `${row.depth * 12}px` } },
         row.hop ? el('span', { className: 'hop', title: `crosses services over ${row.hop}` }, row.hop) : null,
-        row.rejoined ? el('span', { className: 'rejoin', title: 'rejoined the session at its root, linked to its producer' }, 'rejoined') : null,
+        row.rejoined
+          ? el('span', { className: 'rejoin', title: 'rejoined the session at its root, linked to its producer' }, 'rejoined')
+          : null,
         row.name,
         el('span', { className: 'kind' }, row.kind),
-        ...external.map((l) => el('span', { className: 'link-external link-marker', 'data-from': l, 'data-to': row.spanId }, `↗ link ${l.slice(0, 8)}…`)),
+        ...external.map((l) =>
+          el('span', { className: 'link-external link-marker', 'data-from': l, 'data-to': row.spanId }, `↗ link ${l.slice(0, 8)}…`),
+        ),
       ),
     );
     const bar = el('div', {
@@ -66,7 +75,11 @@
     // Notes go right of the bar; left of it when the bar ends near the right edge; inside it
     // when the bar spans most of the axis.
     const [place, notePlace] =
-      left + width <= 70 ? ['', { left: `${left + width}%` }] : left >= 30 ? ['', { right: `${100 - left}%`, paddingRight: '4px' }] : [' inside', { right: `${100 - left - width}%`, paddingRight: '4px' }];
+      left + width <= 70
+        ? ['', { left: `${left + width}%` }]
+        : left >= 30
+          ? ['', { right: `${100 - left}%`, paddingRight: '4px' }]
+          : [' inside', { right: `${100 - left - width}%`, paddingRight: '4px' }];
     const note = el('div', { className: `note${row.llm ? ' llm' : ''}${place}`, style: notePlace }, noteText);
     const track = el('div', { className: 'track' }, bar, note);
     return el('div', { className: 'row', 'data-span-id': row.spanId }, label, track);
@@ -154,7 +167,13 @@
         rows: [...section.querySelectorAll('.row')].map((row) => {
           const bar = row.querySelector('.bar').getBoundingClientRect();
           const r = row.getBoundingClientRect();
-          return { spanId: row.dataset.spanId, left: bar.left - box.left, width: bar.width, top: r.top - box.top, bottom: r.bottom - box.top };
+          return {
+            spanId: row.dataset.spanId,
+            left: bar.left - box.left,
+            width: bar.width,
+            top: r.top - box.top,
+            bottom: r.bottom - box.top,
+          };
         }),
         links: [...section.querySelectorAll('.link-marker')].map((m) => ({
           from: m.dataset.from,
