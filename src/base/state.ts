@@ -1,5 +1,4 @@
 import { BoundedCache } from './bounded-cache.js';
-import type { SigningKeyring } from '../policy/signing.js';
 
 /**
  * Process-wide state. It lives on `globalThis` under a registered symbol so that loading both the
@@ -7,8 +6,8 @@ import type { SigningKeyring } from '../policy/signing.js';
  * through one copy must be visible to adapters loaded through the other.
  */
 export interface SharedState {
-  /** Keyring set by `init({ signingKey })`; adapters fall back to it. */
-  signing: SigningKeyring | undefined;
+  /** Keyring set by `init({ signingKey })`, validated by policy/signing.ts (read it through `initKeyring`); adapters fall back to it. */
+  signing: object | undefined;
   /** When true the propagator emits the session entry on every inject, not only on our hops. */
   globalSessionBaggage: boolean;
   /** Live sessions of this process by id, so `withSession(id)` can parent under the real root. */

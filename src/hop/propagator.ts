@@ -1,6 +1,5 @@
 import type { TextMapPropagator } from '@opentelemetry/api';
-import { sharedState } from '../base/state.js';
-import type { SigningKeyring } from '../policy/signing.js';
+import { initKeyring, type SigningKeyring } from '../policy/signing.js';
 import { sessionPropagator } from '../propagator/session-propagator.js';
 
 let defaultPropagator: TextMapPropagator | undefined;
@@ -12,5 +11,5 @@ export function hopPropagator(option: TextMapPropagator | undefined): TextMapPro
 
 /** The keyring a hop uses: the adapter's option, or `init`'s key when the option is undefined; null = none. */
 export function hopKeyring(option: SigningKeyring | null | undefined): SigningKeyring | undefined {
-  return option === undefined ? sharedState().signing : (option ?? undefined);
+  return option === undefined ? initKeyring() : (option ?? undefined);
 }

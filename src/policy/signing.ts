@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { SessionEntry } from '../session/entry.js';
+import { sharedState } from '../base/state.js';
 import { configError } from './config-error.js';
 
 /** A shared secret: at least 16 bytes (a string is taken as UTF-8). */
@@ -71,6 +72,12 @@ export function createKeyring(option: SigningKeyOption | SigningKeyring, where =
   const ttl = option.ttlSeconds ?? DEFAULT_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl <= 0) configError(`${where}.ttlSeconds`, 'must be a positive integer');
   return { activeKeyId: option.activeKeyId, keys, ttlSeconds: ttl };
+}
+
+/** The keyring `init` installed for the process, if any: what hops use when an adapter names none. */
+export function initKeyring(): SigningKeyring | undefined {
+  const keyring = sharedState().signing;
+  return isKeyring(keyring) ? keyring : undefined;
 }
 
 function isKeyring(value: unknown): value is SigningKeyring {

@@ -1,3 +1,4 @@
+import { initKeyring } from '../../src/policy/signing.js';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
@@ -6,7 +7,6 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { init, SessionSpanProcessor, startSession, withAgent, withSession, type InitHandle } from '../../src/index.js';
 import { resolveOtlpEndpoint } from '../../src/sdk/otlp.js';
-import { sharedState } from '../../src/base/state.js';
 
 /** A local server speaking AgentOps' token exchange and accepting OTLP/HTTP JSON. */
 async function fakeAgentOps() {
@@ -105,7 +105,7 @@ describe('init', () => {
   it('registers the session propagator and makes signing keys available to hops', () => {
     handle = init({ exporters: [new InMemorySpanExporter()], signingKey: 'a-signing-key-of-enough-length' });
     expect(propagation.fields()).toEqual(expect.arrayContaining(['traceparent', 'baggage']));
-    expect(sharedState().signing?.activeKeyId).toBe('k0');
+    expect(initKeyring()?.activeKeyId).toBe('k0');
   });
 
   it('rejects a short signing key with a clear error', () => {
