@@ -108,8 +108,14 @@ describe('init', () => {
     expect(initKeyring()?.activeKeyId).toBe('k0');
   });
 
-  it('rejects a short signing key with a clear error', () => {
-    expect(() => init({ signingKey: 'short' })).toThrow(/at least 16 bytes/);
+  it('rejects a short signing key with a clear error that names where the key came from', () => {
+    expect(() => init({ signingKey: 'short' })).toThrow(/init signingKey must be at least 16 bytes/);
+    process.env.AGENTOPS_SIGNING_KEY = 'short';
+    try {
+      expect(() => init()).toThrow(/AGENTOPS_SIGNING_KEY must be at least 16 bytes/);
+    } finally {
+      delete process.env.AGENTOPS_SIGNING_KEY;
+    }
   });
 
   it('returns the first handle when called twice', () => {
