@@ -1,24 +1,27 @@
 /**
- * `npm run bench [-- --quick] [-- --node <path>] [-- --only http,kafka] [-- --rounds N]`
+ * `npm run bench [-- --quick] [-- --node <path>] [-- --only http,kafka,bullmq] [-- --rounds N]
+ *  [-- --ref <git ref>] [-- --baseline <git ref>] [-- --sessions N] [-- --profile] [-- --no-write]`
  *
  * Runs every scenario in child processes of the chosen Node binary, prints the tables, and writes
- * bench/results/latest.{json,md} plus node<major>[-quick].{json,md}. Kafka and Redis are started
- * when not running (and stopped afterwards only if this run started them).
+ * bench/results/latest.{json,md} plus node<major>[-quick].{json,md}. The library is the working
+ * tree (or --ref), built privately; with --baseline, an older commit's build runs as extra `ours` rows in the
+ * same alternating rounds. Kafka and Redis are started when not running (and stopped afterwards
+ * only if this run started them); wrk is installed when missing.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { buildLibrary } from './lib/build.js';
+import { buildRef, buildWorkingTree, type Build } from './lib/build.js';
 import { canPin } from './lib/child.js';
 import { markdownReport, markdownTable, type RunInfo, type ScenarioResult } from './lib/report.js';
 import { runBullmq } from './scenarios/bullmq.js';
 import { runHttp } from './scenarios/http.js';
 import { runKafka } from './scenarios/kafka.js';
-import { runMemory } from './scenarios/memory.js';
-import { runPropagators } from './scenarios/propagators-report.js';
+import { writeSessionFiles } from './lib/sessions.js';
+import { ensureWrk } from './lib/wrk.js';
 
-const SCENARIOS = ['propagators', 'http', 'kafka', 'bullmq', 'memory'] as const;
+const SCENARIOS = ['http', 'kafka', 'bullmq'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Options {
@@ -28,21 +31,46 @@ interface Options {
   rounds: number | undefined;
   write: boolean;
   profile: boolean;
+  baseline: string | undefined;
+  /** A git ref to measure instead of the working tree. */
+  ref: string | undefined;
+  sessions: number;
 }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run bench -- [--quick] [--node <path to node or its bin dir>] [--only ${SCENARIOS.join(',')}] [--rounds N] [--no-write] [--profile]\n`);
+  process.stderr.write(
+    `${message}\nusage: npm run bench -- [--quick] [--node <path to node or its bin dir>] [--only ${SCENARIOS.join(',')}] [--rounds N] [--ref <git ref>] [--baseline <git ref>] [--sessions N] [--no-write] [--profile]\n`,
+  );
   process.exit(2);
 }
 
+function positive(arg: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) usage(`${arg} takes a positive integer`);
+  return n;
+}
+
 function parseArgs(argv: string[]): Options {
-  const options: Options = { quick: false, node: process.execPath, only: [...SCENARIOS], rounds: undefined, write: true, profile: false };
+  const options: Options = {
+    quick: false,
+    node: process.execPath,
+    only: [...SCENARIOS],
+    rounds: undefined,
+    write: true,
+    profile: false,
+    baseline: undefined,
+    ref: undefined,
+    sessions: 100,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const value = () => argv[++i] ?? usage(`${arg} needs a value`);
     if (arg === '--quick') options.quick = true;
     else if (arg === '--no-write') options.write = false;
     else if (arg === '--profile') options.profile = true;
+    else if (arg === '--baseline') options.baseline = value();
+    else if (arg === '--ref') options.ref = value();
+    else if (arg === '--sessions') options.sessions = positive(arg, value());
     else if (arg === '--node') {
       const path = value();
       // A bin directory (what scripts/node24.sh prints) or the binary itself.
@@ -51,11 +79,8 @@ function parseArgs(argv: string[]): Options {
       const names = value().split(',').filter(Boolean);
       for (const name of names) if (!(SCENARIOS as readonly string[]).includes(name)) usage(`unknown scenario ${name}`);
       options.only = names as Scenario[];
-    } else if (arg === '--rounds') {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 1) usage('--rounds takes a positive integer');
-      options.rounds = n;
-    } else usage(`unknown argument ${arg}`);
+    } else if (arg === '--rounds') options.rounds = positive(arg, value());
+    else usage(`unknown argument ${arg}`);
   }
   return options;
 }
@@ -79,6 +104,12 @@ async function main(): Promise<void> {
   const cores = cpus().length;
   const pinned = canPin(cores);
   const version = nodeVersion(options.node);
+  const built = Date.now();
+  const build = options.ref === undefined ? await buildWorkingTree() : await buildRef(options.ref, log);
+  const baseline: Build | undefined = options.baseline === undefined ? undefined : await buildRef(options.baseline, log);
+  log(
+    `built the library under test${baseline !== undefined ? ` and the baseline ${baseline.name}` : ''} in ${Math.round((Date.now() - built) / 1000)} s`,
+  );
   const info: RunInfo = {
     date: new Date().toISOString(),
     node: version,
@@ -90,6 +121,8 @@ async function main(): Promise<void> {
     mode: options.quick ? 'quick' : 'full',
     pinned,
     scenarios: options.only,
+    build: build.name,
+    baseline: baseline?.name,
     loadAverage: { start: loadavg()[0] as number },
   };
   log(`bench: ${info.mode} mode, Node ${version} (${options.node}), ${info.cpuModel}, ${cores} cores${pinned ? ', pinned' : ''}`);
@@ -99,13 +132,10 @@ async function main(): Promise<void> {
   const profFlags = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const rounds = (full: number, quick: number) => options.rounds ?? (q ? quick : full);
 
-  const built = Date.now();
-  await buildLibrary();
-  log(`built the library under test (tsup, ESM, node20) in ${Math.round((Date.now() - built) / 1000)} s`);
-
   const services: ServiceHandle[] = [];
   const stopServices = async () => {
-    for (const s of services.splice(0)) if (s.started) await s.stop().catch((err: unknown) => log(`stopping a service failed: ${String(err)}`));
+    for (const s of services.splice(0))
+      if (s.started) await s.stop().catch((err: unknown) => log(`stopping a service failed: ${String(err)}`));
   };
   const interrupted = () => {
     void stopServices().finally(() => process.exit(130));
@@ -133,31 +163,33 @@ async function main(): Promise<void> {
     for (const scenario of options.only) {
       const t0 = Date.now();
       try {
-        if (scenario === 'propagators') {
-          results.push(await runPropagators({ node: options.node, rounds: rounds(5, 2), timeMs: q ? 100 : 300, cpu: pinned ? 1 : undefined, log }));
-        } else if (scenario === 'http') {
+        const common = { node: options.node, build, baseline, sessions: options.sessions, log };
+        if (scenario === 'http') {
+          await ensureWrk(log);
           results.push(
             await runHttp({
-              node: options.node,
+              ...common,
+              sessionFiles: await writeSessionFiles(options.sessions, options.node, build.dir),
               rounds: rounds(10, 3),
-              duration: q ? 1.5 : 4,
-              warmup: q ? 1 : 3,
+              duration: q ? 1 : 3,
+              warmup: q ? 1 : 2,
               connections: 50,
               serverCpu: pinned ? 1 : undefined,
               loadCpu: pinned ? 0 : undefined,
               frameworks: ['express', 'fastify'],
               serverFlags: profFlags,
-              log,
             }),
           );
         } else if (scenario === 'kafka') {
           await ensureKafka();
-          results.push(await runKafka({ node: options.node, rounds: rounds(5, 2), messages: q ? 10_000 : 40_000, batchSize: 100, nodeFlags: profFlags, log }));
+          results.push(
+            await runKafka({ ...common, rounds: rounds(10, 3), messages: q ? 5_000 : 10_000, batchSize: 10, nodeFlags: profFlags }),
+          );
         } else if (scenario === 'bullmq') {
           await ensureRedis();
-          results.push(await runBullmq({ node: options.node, rounds: rounds(5, 2), jobs: q ? 2_000 : 6_000, concurrency: 10, nodeFlags: profFlags, log }));
-        } else if (scenario === 'memory') {
-          results.push(await runMemory({ node: options.node, hops: q ? 100_000 : 1_000_000, cpu: pinned ? 1 : undefined, log }));
+          results.push(
+            await runBullmq({ ...common, rounds: rounds(10, 3), jobs: q ? 1_000 : 3_000, concurrency: 10, nodeFlags: profFlags }),
+          );
         }
       } catch (err) {
         // One failed scenario must not throw away the others' rounds.
@@ -188,7 +220,13 @@ async function main(): Promise<void> {
     log(`written: bench/results/latest.{json,md} and bench/results/${tag}.{json,md}`);
   }
   const missed = results.flatMap((r) => r.checks).filter((c) => !c.pass);
-  if (missed.length > 0) log(`bar missed:\n${markdownTable(['what', 'target', 'measured'], missed.map((c) => [c.what, c.target, c.measured]))}`);
+  if (missed.length > 0)
+    log(
+      `bar missed:\n${markdownTable(
+        ['what', 'target', 'measured'],
+        missed.map((c) => [c.what, c.target, c.measured]),
+      )}`,
+    );
   if (failures.length > 0) {
     log(`failed scenarios:\n${failures.join('\n')}`);
     process.exitCode = 1;

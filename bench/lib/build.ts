@@ -1,55 +1,75 @@
 /**
- * The code under test, compiled the way the package ships it (tsup, ESM, target node20, the same
- * externals), into a private directory: running src/ through tsx would add its own helpers
- * (esbuild's keepNames wraps every named closure in a `__name` call) to each request's cost, and
- * dist/ may be rebuilt by a test run while the bench is using it.
+ * The builds under test. Each is a tree of this repository (the working tree, or an older git
+ * ref checked out in a worktree) compiled with its own tsup.config.ts, ESM only, into a private
+ * directory with a copy of the tree's package.json beside dist/. Children load the library by
+ * package name; bench/lib/use-build.mjs resolves that name inside the chosen build directory.
  *
- * Children import the library through {@link lib}.
+ * Private directories, not ./dist: a test run rebuilds dist/ (pretest) and would swap the code
+ * under a running bench. Built with tsup, not run through tsx: tsx would add esbuild's keepNames
+ * helper to every closure a request creates.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-/** Where the bench's build lives (under node_modules/.cache: never committed, never packed). */
-export const BUILD_DIR = fileURLToPath(new URL('../../node_modules/.cache/agentops-bench/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Under node_modules, so that a build resolves its dependencies from this repository's node_modules. */
+const CACHE = join(ROOT, 'node_modules/.cache/agentops-bench');
+const TSUP = createRequire(import.meta.url).resolve('tsup');
 
-const ENTRIES = {
-  index: 'src/index.ts',
-  express: 'adapters/express/index.ts',
-  fastify: 'adapters/fastify/index.ts',
-  kafkajs: 'adapters/kafkajs/index.ts',
-  bullmq: 'adapters/bullmq/index.ts',
-  internals: 'bench/lib/internals.ts',
-} as const;
+/** A build the children can load. */
+export interface Build {
+  /** Directory holding package.json and dist/. */
+  dir: string;
+  /** For labels: `working tree` or `<ref> (<short sha>)`. */
+  name: string;
+}
 
-/** Builds the library into {@link BUILD_DIR}. */
-export async function buildLibrary(): Promise<void> {
-  const { build } = await import('tsup');
-  await build({
-    entry: ENTRIES,
-    format: ['esm'],
-    outDir: BUILD_DIR,
-    splitting: true,
-    sourcemap: false,
-    dts: false,
-    clean: true,
-    silent: true,
-    target: 'node20',
-    external: ['@opentelemetry/api', 'express', 'fastify', 'kafkajs', 'bullmq'],
+/** Compiles the tree at `root` into `dir` with the tree's own tsup config (entries and externals). */
+function compile(root: string, dir: string): Promise<void> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
+  // tsup reads its config from the working directory, so it runs in a child with cwd = root.
+  const script = `const { build } = require(${JSON.stringify(TSUP)});
+build({ outDir: ${JSON.stringify(join(dir, 'dist'))}, format: ['esm'], dts: false, sourcemap: false, clean: true, silent: true })
+  .catch((err) => { console.error(err); process.exit(1); });`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tsup in ${root} exited with code ${code}`))));
   });
 }
 
-type Entries = {
-  index: typeof import('../../src/index.js');
-  express: typeof import('../../adapters/express/index.js');
-  fastify: typeof import('../../adapters/fastify/index.js');
-  kafkajs: typeof import('../../adapters/kafkajs/index.js');
-  bullmq: typeof import('../../adapters/bullmq/index.js');
-  internals: typeof import('./internals.js');
-};
+/** The working tree, built afresh. */
+export async function buildWorkingTree(): Promise<Build> {
+  const dir = join(CACHE, 'current');
+  await compile(ROOT, dir);
+  return { dir, name: 'working tree' };
+}
 
-/** One entry of the built library (typed as its source). */
-export async function lib<K extends keyof Entries>(entry: K): Promise<Entries[K]> {
-  const file = `${BUILD_DIR}${entry}.js`;
-  if (!existsSync(file)) throw new Error(`${file} is missing: the bench builds it first (bench/run.ts)`);
-  return (await import(pathToFileURL(file).href)) as Entries[K];
+/**
+ * A commit (a baseline, or --ref): checked out (detached) in a worktree under the system temp directory, with this
+ * repository's node_modules linked in, and built once per commit (kept in the cache after).
+ */
+export async function buildRef(ref: string, log: (message: string) => void): Promise<Build> {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+  const sha = git('rev-parse', '--verify', `${ref}^{commit}`);
+  const short = sha.slice(0, 9);
+  const dir = join(CACHE, `commit-${short}`);
+  const build = { dir, name: `${ref} (${short})` };
+  if (existsSync(join(dir, 'dist/index.js'))) return build;
+  const tree = join(tmpdir(), `agentops-bench-${short}`);
+  if (!existsSync(join(tree, 'package.json'))) {
+    rmSync(tree, { recursive: true, force: true });
+    git('worktree', 'prune');
+    git('worktree', 'add', '--detach', tree, sha);
+  }
+  if (!existsSync(join(tree, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
+  log(`building ${build.name} from ${tree}`);
+  await compile(tree, dir);
+  return build;
 }

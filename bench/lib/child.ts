@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const TSX_LOADER = import.meta.resolve('tsx');
+const USE_BUILD = import.meta.resolve('./use-build.mjs');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let tasksetChecked: boolean | undefined;
@@ -32,6 +33,8 @@ export interface SpawnOptions {
   args?: string[];
   /** Extra Node flags (`--expose-gc`, `--cpu-prof`). */
   nodeFlags?: string[];
+  /** Directory of the library build the child imports by package name (bench/lib/build.ts). */
+  build?: string | undefined;
   /** Pin to this core with taskset; undefined = unpinned. */
   cpu?: number | undefined;
   /** Extra environment. */
@@ -41,8 +44,12 @@ export interface SpawnOptions {
 }
 
 /** The command line for a child. */
-export function commandLine(options: SpawnOptions): { file: string; argv: string[] } {
-  const loader = options.script.endsWith('.ts') ? ['--import', TSX_LOADER] : [];
+function commandLine(options: SpawnOptions): { file: string; argv: string[] } {
+  // The build's resolve hook registers after tsx's, so it sees the package name first.
+  const loader = [
+    ...(options.script.endsWith('.ts') ? ['--import', TSX_LOADER] : []),
+    ...(options.build !== undefined ? ['--import', USE_BUILD] : []),
+  ];
   const nodeArgv = [...(options.nodeFlags ?? []), ...loader, options.script, ...(options.args ?? [])];
   if (options.cpu !== undefined) return { file: 'taskset', argv: ['-c', String(options.cpu), options.node, ...nodeArgv] };
   return { file: options.node, argv: nodeArgv };
@@ -53,7 +60,12 @@ function startProcess(options: SpawnOptions, ipc: boolean): ChildProcess {
   return spawn(file, argv, {
     cwd: ROOT,
     stdio: ['ignore', options.captureStdout ? 'pipe' : 'inherit', 'inherit', ...(ipc ? (['ipc'] as const) : [])],
-    env: { ...process.env, NODE_ENV: 'production', ...options.env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      ...(options.build !== undefined ? { AGENTOPS_BENCH_BUILD: options.build } : {}),
+      ...options.env,
+    },
   });
 }
 
@@ -75,7 +87,10 @@ export class BenchChild {
   /** What the child reported when ready. */
   readonly ready: Promise<unknown>;
 
-  constructor(readonly label: string, options: SpawnOptions) {
+  constructor(
+    readonly label: string,
+    options: SpawnOptions,
+  ) {
     this.proc = startProcess(options, true);
     let readyResolve!: (v: unknown) => void;
     let readyReject!: (e: Error) => void;

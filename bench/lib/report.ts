@@ -6,6 +6,8 @@ export interface ScenarioResult {
   notes: string[];
   /** The table as printed. */
   table: { columns: string[]; rows: string[][] };
+  /** Further tables of the same scenario (memory of the processes under test). */
+  extraTables?: { title: string; columns: string[]; rows: string[][] }[];
   /** The bar this scenario is held to. */
   checks: Check[];
   /** Raw per-round numbers, for latest.json. */
@@ -47,6 +49,9 @@ export interface RunInfo {
   scenarios: string[];
   /** 1-minute load average when the run started and ended: other work on the machine skews a run. */
   loadAverage: { start: number; end?: number };
+  /** The build under test and the baseline build, if any (bench/lib/build.ts). */
+  build: string;
+  baseline?: string | undefined;
   /** Scenarios that failed, with the first line of their error. */
   failures?: string[];
 }
@@ -63,7 +68,9 @@ export function markdownReport(info: RunInfo, results: ScenarioResult[]): string
       ` · load average ${info.loadAverage.start.toFixed(2)} at start${info.loadAverage.end !== undefined ? `, ${info.loadAverage.end.toFixed(2)} at end` : ''}`,
   );
   out.push('');
-  out.push('Code under test: this repository compiled with tsup (ESM, target node20, the package\'s externals), as published. Ratios, not absolute numbers, are the result: the machine is shared and small.');
+  out.push(
+    `Code under test: ${info.build} compiled with its own tsup config (ESM), imported by package name${info.baseline !== undefined ? `; baseline: ${info.baseline}, in the same alternating rounds` : ''}. The machine is shared and small: read the paired medians with their ranges.`,
+  );
   out.push('');
   if (info.failures !== undefined && info.failures.length > 0) {
     out.push('## Failed scenarios');
@@ -75,7 +82,12 @@ export function markdownReport(info: RunInfo, results: ScenarioResult[]): string
   if (checks.length > 0) {
     out.push('## The bar');
     out.push('');
-    out.push(markdownTable(['what', 'target', 'measured', ''], checks.map((c) => [c.what, c.target, c.measured, c.pass ? 'met' : 'MISSED'])));
+    out.push(
+      markdownTable(
+        ['what', 'target', 'measured', ''],
+        checks.map((c) => [c.what, c.target, c.measured, c.pass ? 'met' : 'MISSED']),
+      ),
+    );
     out.push('');
   }
   for (const r of results) {
@@ -85,6 +97,12 @@ export function markdownReport(info: RunInfo, results: ScenarioResult[]): string
     if (r.notes.length > 0) out.push('');
     out.push(markdownTable(r.table.columns, r.table.rows));
     out.push('');
+    for (const extra of r.extraTables ?? []) {
+      out.push(`### ${extra.title}`);
+      out.push('');
+      out.push(markdownTable(extra.columns, extra.rows));
+      out.push('');
+    }
   }
   return out.join('\n');
 }

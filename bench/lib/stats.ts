@@ -33,6 +33,16 @@ export function pairedRatio(a: readonly number[], b: readonly number[]): Summary
   return summarize(ratios);
 }
 
+/**
+ * Median of the per-round differences `a[i] - b[i]` (the cost A adds over B), paired for the
+ * same reason as {@link pairedRatio}: one round's noise on this machine is several µs.
+ */
+export function pairedDifference(a: readonly number[], b: readonly number[]): Summary {
+  const differences: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) differences.push((a[i] as number) - (b[i] as number));
+  return summarize(differences);
+}
+
 /** A number with about three significant digits and thousands separators. */
 export function fmt(value: number, digits = 3): string {
   if (!Number.isFinite(value)) return 'n/a';

@@ -2,16 +2,18 @@
  * The tracing setups every scenario compares, built identically wherever they are used:
  *
  * - `ours`: `init({ exporters: [noop] })`: our provider, SessionSpanProcessor and our
- *   CountingExportQueue (a BatchSpanProcessor-like bounded queue) in front of the no-op exporter;
- * - `contrib`: a NodeTracerProvider with the SDK's BatchSpanProcessor in front of the same no-op
+ *   CountingExportQueue in front of the no-op exporter (optionally with a signing key);
+ * - `sdk`: a NodeTracerProvider with the SDK's BatchSpanProcessor in front of the same no-op
  *   exporter, registered with its defaults (AsyncLocalStorage context manager, W3C trace context
- *   + baggage composite propagator), as the contrib instrumentations' docs set it up.
+ *   + baggage composite propagator, parent-based always-on sampler), as the contrib
+ *   instrumentations' docs set it up; the hand-written references use it too.
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import type { InitHandle } from '../../src/index.js';
-import { lib } from './build.js';
+
+/** The key the signed rows use on both sides (callers' entries and the server's init). */
+export const BENCH_SIGNING_KEY = 'bench-signing-key-0123456789abcdef0123456789';
 
 /** Accepts every batch at once and keeps nothing: the exporter's cost is not what we measure. */
 export class NoopExporter implements SpanExporter {
@@ -40,11 +42,14 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-/** Our setup: `init` (of the built library) with the no-op exporter. */
-export async function oursTracing(): Promise<Tracing> {
-  const { init } = await lib('index');
+/**
+ * Our setup: `init` with the no-op exporter; `signed` adds the bench's signing key. Imported
+ * here, not at the top, so that the other configurations' processes never load the library.
+ */
+export async function oursTracing(signed = false): Promise<Tracing> {
+  const { init } = await import('agentops-propagation');
   const exporter = new NoopExporter();
-  const handle: InitHandle = init({ serviceName: 'bench', exporters: [exporter] });
+  const handle = init({ serviceName: 'bench', exporters: [exporter], ...(signed ? { signingKey: BENCH_SIGNING_KEY } : {}) });
   return {
     processor: 'SessionSpanProcessor + CountingExportQueue (init)',
     exported: () => exporter.exported,
@@ -53,13 +58,12 @@ export async function oursTracing(): Promise<Tracing> {
   };
 }
 
-/** The contrib setup: the SDK's provider and BatchSpanProcessor with the no-op exporter. */
-export function contribTracing(): Tracing & { provider: NodeTracerProvider } {
+/** The SDK setup of the contrib instrumentations and the references. */
+export function sdkTracing(): Tracing {
   const exporter = new NoopExporter();
   const provider = new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
   provider.register();
   return {
-    provider,
     processor: 'BatchSpanProcessor (SDK)',
     exported: () => exporter.exported,
     flush: () => provider.forceFlush(),

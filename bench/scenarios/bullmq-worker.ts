@@ -1,60 +1,70 @@
 /**
  * One BullMQ configuration, in a process of its own (each has its own global tracer provider):
  *
- *   bullmq-worker.ts <bare|ours|contrib>
+ *   bullmq-worker.ts <bare|hand|ours|contrib>
  *
  * Each `round` command: a new queue and a Worker (concurrency `concurrency`, a no-op processor);
- * `jobs` jobs added with addBulk in chunks of 100 while the worker runs; measured: jobs/s from the
- * first add to the last completion, and the addBulk rate.
+ * `jobs` jobs added with addBulk in chunks of 10 while the worker runs, each chunk from the next
+ * of `sessions` sessions. Measured: this process's CPU µs per job from the first add to the last
+ * completion (Queue and Worker both live here; Redis is another process).
  */
-import { trace } from '@opentelemetry/api';
-import { Queue, Worker, type ConnectionOptions, type Telemetry } from 'bullmq';
+import { Queue, Worker, type ConnectionOptions, type Job, type Telemetry } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel';
-import type { Session } from '../../src/index.js';
-import { lib } from '../lib/build.js';
-import { contribTracing, oursTracing, type Tracing } from '../lib/tracing.js';
+import { referenceJobData, referenceProcessor } from '../reference/bullmq.js';
+import { agentSessions } from '../lib/agent-sessions.js';
+import { settledHeap } from '../lib/heap.js';
+import { oursTracing, sdkTracing, type Tracing } from '../lib/tracing.js';
 import { fatal, serve } from '../lib/serve.js';
 
 const config = process.argv[2] as string;
+const CHUNK = 10;
 
 function connection(): ConnectionOptions {
   const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  return { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null, ...(url.password ? { password: decodeURIComponent(url.password) } : {}) };
+  return {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    maxRetriesPerRequest: null,
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+  };
+}
+
+async function setUp(): Promise<{ tracing: Tracing | undefined; telemetry: Telemetry | undefined }> {
+  if (config === 'ours') {
+    const tracing = await oursTracing();
+    const { sessionTelemetry } = await import('agentops-propagation/bullmq');
+    return { tracing, telemetry: sessionTelemetry() as Telemetry };
+  }
+  if (config === 'contrib') return { tracing: sdkTracing(), telemetry: new BullMQOtel('bench') as unknown as Telemetry };
+  if (config === 'hand') return { tracing: sdkTracing(), telemetry: undefined };
+  if (config !== 'bare') throw new Error('usage: bullmq-worker.ts <bare|hand|ours|contrib>');
+  return { tracing: undefined, telemetry: undefined };
 }
 
 async function main(): Promise<void> {
-  if (!['bare', 'ours', 'contrib'].includes(config)) throw new Error('usage: bullmq-worker.ts <bare|ours|contrib>');
-  const { sessionTelemetry } = await lib('bullmq');
-  const { startSession, withSession } = await lib('index');
-  let tracing: Tracing | undefined;
-  let telemetry: Telemetry | undefined;
-  if (config === 'ours') {
-    tracing = await oursTracing();
-    telemetry = sessionTelemetry() as Telemetry;
-  }
-  if (config === 'contrib') {
-    tracing = contribTracing();
-    telemetry = new BullMQOtel('bench') as unknown as Telemetry;
-  }
-  const session: Session | undefined = config === 'ours' ? startSession({ name: 'bench' }) : undefined;
-  const inContext = <T>(fn: () => Promise<T>): Promise<T> => {
-    if (session !== undefined) return withSession(session, fn);
-    if (config === 'contrib') return trace.getTracer('bench').startActiveSpan('session', (span) => fn().finally(() => span.end()));
-    return fn();
-  };
+  const { tracing, telemetry } = await setUp();
+  const withTelemetry = telemetry !== undefined ? { telemetry } : {};
+  const noop = async (_job: Job) => undefined;
+  const processor = config === 'hand' ? referenceProcessor(noop) : noop;
+  const jobData: (data: object) => object = config === 'hand' ? referenceJobData : (data) => data;
   let seq = 0;
+  let handled = 0;
 
   serve(
     {
       async round(args) {
         const jobs = Number(args.jobs);
-        const concurrency = Number(args.concurrency);
+        const sessions = await agentSessions(config, Number(args.sessions));
         const name = `bench-${config}-${process.pid}-${seq++}`;
-        const queue = new Queue(name, { connection: connection(), ...(telemetry ? { telemetry } : {}) });
+        const queue = new Queue(name, { connection: connection(), ...withTelemetry });
         let completed = 0;
         let allDone!: () => void;
         const finished = new Promise<void>((resolve) => (allDone = resolve));
-        const worker = new Worker(name, async () => undefined, { connection: connection(), concurrency, ...(telemetry ? { telemetry } : {}) });
+        const worker = new Worker(name, processor as never, {
+          connection: connection(),
+          concurrency: Number(args.concurrency),
+          ...withTelemetry,
+        });
         worker.on('completed', () => {
           if (++completed === jobs) allDone();
         });
@@ -64,20 +74,29 @@ async function main(): Promise<void> {
         await queue.waitUntilReady();
         await worker.waitUntilReady();
         const data = { task: 'write', topic: 'otters and their tools', padding: 'x'.repeat(40) };
-        const t0 = performance.now();
-        await inContext(async () => {
-          for (let i = 0; i < jobs; i += 100) {
-            const n = Math.min(100, jobs - i);
-            await queue.addBulk(Array.from({ length: n }, () => ({ name: 'job', data, opts: { removeOnComplete: true } })));
-          }
-        });
-        const added = performance.now();
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < jobs; i += CHUNK) {
+          await sessions.run(i / CHUNK, () =>
+            queue.addBulk(
+              Array.from({ length: Math.min(CHUNK, jobs - i) }, () => ({
+                name: 'job',
+                data: jobData(data),
+                opts: { removeOnComplete: true },
+              })),
+            ),
+          );
+        }
         await finished;
-        const t1 = performance.now();
+        const cpu = process.cpuUsage(c0);
+        sessions.end();
         await worker.close();
         await queue.obliterate({ force: true });
         await queue.close();
-        return { endToEnd: (jobs / (t1 - t0)) * 1000, add: (jobs / (added - t0)) * 1000 };
+        handled += jobs;
+        return { endToEnd: (cpu.user + cpu.system) / jobs };
+      },
+      async heap() {
+        return { heapBytes: await settledHeap(async () => tracing?.flush()), items: handled };
       },
       async stats() {
         await tracing?.flush();
@@ -85,10 +104,7 @@ async function main(): Promise<void> {
       },
     },
     { processor: tracing?.processor ?? 'none', pid: process.pid },
-    async () => {
-      session?.end();
-      await tracing?.shutdown();
-    },
+    () => tracing?.shutdown(),
   );
 }
 

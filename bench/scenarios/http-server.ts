@@ -3,42 +3,44 @@
  * framework at load time, so each configuration needs a fresh process). A hello-world JSON route
  * `GET /hello`.
  *
- *   http-server.ts <express|fastify> <bare|context-only|ours|ours-adopt|contrib>
+ *   http-server.ts <express|fastify> <bare|floor|hand|ours|ours-signed|ours-adopt|contrib>
  *
  * - bare: the framework alone, no OTel at all;
- * - context-only: the floor of any context-propagating instrumentation: the AsyncLocalStorage
- *   context manager and one `context.with` around each request, no span, no propagator;
+ * - floor: what any context-propagating instrumentation pays: the AsyncLocalStorage context
+ *   manager and one `context.with` around each request, no span, no propagator;
+ * - hand: the hand-written reference (bench/reference/http.ts) on the SDK's provider;
  * - ours: `init({ exporters: [noop] })` + our middleware / plugin making the SERVER span;
- * - ours-adopt: the same + instrumentation-http, whose SERVER span our middleware adopts;
+ *   ours-signed: the same with a signing key (callers send signed entries);
+ * - ours-adopt: ours + instrumentation-http, whose SERVER span our middleware adopts;
  * - contrib: instrumentation-http + instrumentation-express, or + @fastify/otel, on the SDK's
  *   provider with a BatchSpanProcessor in front of the same no-op exporter.
  */
+import { context, createContextKey } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { createRequire } from 'node:module';
 import type * as Http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { lib } from '../lib/build.js';
-import { contribTracing, oursTracing, type Tracing } from '../lib/tracing.js';
+import { registerReferenceFastifyHooks, referenceExpressMiddleware } from '../reference/http.js';
+import { settledHeap } from '../lib/heap.js';
+import { oursTracing, sdkTracing, type Tracing } from '../lib/tracing.js';
 import { fatal, serve } from '../lib/serve.js';
 
 const require = createRequire(import.meta.url);
 const [framework, config] = process.argv.slice(2) as [string, string];
 const FRAMEWORKS = ['express', 'fastify'];
-const CONFIGS = ['bare', 'context-only', 'ours', 'ours-adopt', 'contrib'];
+const CONFIGS = ['bare', 'floor', 'hand', 'ours', 'ours-signed', 'ours-adopt', 'contrib'];
 
-async function main(): Promise<void> {
-  if (!FRAMEWORKS.includes(framework) || !CONFIGS.includes(config)) throw new Error(`usage: http-server.ts <${FRAMEWORKS.join('|')}> <${CONFIGS.join('|')}>`);
-  let tracing: Tracing | undefined;
+/** The tracing setup and instrumentations, enabled before http and the framework are required. */
+async function setUp(): Promise<{ tracing: Tracing | undefined; instrumentations: string[]; fastifyOtel?: { plugin(): unknown } }> {
   const instrumentations: string[] = [];
-
-  if (config === 'ours' || config === 'ours-adopt') tracing = await oursTracing();
-  if (config === 'contrib') tracing = contribTracing();
+  let tracing: Tracing | undefined;
+  if (config.startsWith('ours')) tracing = await oursTracing(config === 'ours-signed');
+  if (config === 'contrib' || config === 'hand') tracing = sdkTracing();
   if (config === 'ours-adopt' || config === 'contrib') {
-    // Enabled before http and the framework are required, so the require hooks patch them.
     const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
     new HttpInstrumentation();
     instrumentations.push('@opentelemetry/instrumentation-http');
   }
-  let fastifyOtel: { plugin(): unknown } | undefined;
   if (config === 'contrib' && framework === 'express') {
     const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express');
     new ExpressInstrumentation();
@@ -46,61 +48,71 @@ async function main(): Promise<void> {
   }
   if (config === 'contrib' && framework === 'fastify') {
     const { FastifyOtelInstrumentation } = await import('@fastify/otel');
-    fastifyOtel = new FastifyOtelInstrumentation();
     instrumentations.push('@fastify/otel');
+    return { tracing, instrumentations, fastifyOtel: new FastifyOtelInstrumentation() };
   }
+  return { tracing, instrumentations };
+}
 
-  // The context every request of 'context-only' runs in: one value set, as a hop would.
-  let contextOnly: ((next: () => void) => void) | undefined;
-  if (config === 'context-only') {
-    const { context, createContextKey } = await import('@opentelemetry/api');
-    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    const key = createContextKey('bench.request');
-    contextOnly = (next) => context.with(context.active().setValue(key, true), next);
-  }
+/** The floor: one context value set per request, as a hop would, and nothing else. */
+function floorRunner(): (next: () => void) => void {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const key = createContextKey('bench.request');
+  return (next) => context.with(context.active().setValue(key, true), next);
+}
 
+interface Listening {
+  server: Http.Server;
+  close(): Promise<void>;
+}
+
+async function express(): Promise<Listening> {
   const http = require('node:http') as typeof Http;
-  let port: number;
-  let close: () => Promise<void>;
-  let requests = 0;
-  if (framework === 'express') {
-    const express = require('express') as typeof import('express');
-    const app = express();
-    if (config === 'ours' || config === 'ours-adopt') {
-      const { sessionMiddleware } = await lib('express');
-      app.use(sessionMiddleware());
-    }
-    if (contextOnly !== undefined) {
-      const run = contextOnly;
-      app.use((_req, _res, next) => run(next));
-    }
-    app.get('/hello', (_req, res) => {
-      res.json({ hello: 'world' });
-    });
-    const server = http.createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
-    close = () => new Promise((resolve) => server.close(() => resolve()));
-    server.on('request', () => requests++);
-  } else {
-    const Fastify = require('fastify') as typeof import('fastify').default;
-    const app = Fastify({ logger: false });
-    if (config === 'ours' || config === 'ours-adopt') {
-      const { sessionPlugin } = await lib('fastify');
-      await app.register(sessionPlugin);
-    }
-    if (fastifyOtel !== undefined) await app.register(fastifyOtel.plugin() as never);
-    if (contextOnly !== undefined) {
-      const run = contextOnly;
-      app.addHook('onRequest', (_request, _reply, done) => run(() => done()));
-    }
-    app.get('/hello', async () => ({ hello: 'world' }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    port = (app.server.address() as AddressInfo).port;
-    close = () => app.close();
-    app.server.on('request', () => requests++);
+  const expressFn = require('express') as typeof import('express');
+  const app = expressFn();
+  if (config.startsWith('ours')) {
+    const { sessionMiddleware } = await import('agentops-propagation/express');
+    app.use(sessionMiddleware());
   }
+  if (config === 'hand') app.use(referenceExpressMiddleware() as never);
+  if (config === 'floor') {
+    const run = floorRunner();
+    app.use((_req, _res, next) => run(next));
+  }
+  app.get('/hello', (_req, res) => {
+    res.json({ hello: 'world' });
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+async function fastify(fastifyOtel: { plugin(): unknown } | undefined): Promise<Listening> {
+  const Fastify = require('fastify') as typeof import('fastify').default;
+  const app = Fastify({ logger: false });
+  if (config.startsWith('ours')) {
+    const { sessionPlugin } = await import('agentops-propagation/fastify');
+    await app.register(sessionPlugin);
+  }
+  if (fastifyOtel !== undefined) await app.register(fastifyOtel.plugin() as never);
+  if (config === 'hand') registerReferenceFastifyHooks(app as never);
+  if (config === 'floor') {
+    const run = floorRunner();
+    app.addHook('onRequest', (_request, _reply, done) => run(() => done()));
+  }
+  app.get('/hello', async () => ({ hello: 'world' }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return { server: app.server, close: () => app.close() };
+}
+
+async function main(): Promise<void> {
+  if (!FRAMEWORKS.includes(framework) || !CONFIGS.includes(config))
+    throw new Error(`usage: http-server.ts <${FRAMEWORKS.join('|')}> <${CONFIGS.join('|')}>`);
+  const { tracing, instrumentations, fastifyOtel } = await setUp();
+  const { server, close } = framework === 'express' ? await express() : await fastify(fastifyOtel);
+  let requests = 0;
+  server.on('request', () => requests++);
+  const flush = async () => tracing?.flush();
 
   serve(
     {
@@ -110,13 +122,16 @@ async function main(): Promise<void> {
         const cpu = process.cpuUsage();
         return { cpuMicros: cpu.user + cpu.system, requests };
       },
+      async heap() {
+        return { heapBytes: await settledHeap(flush), requests };
+      },
       // Spans that reached the exporter: proves the configuration really traced the requests.
       async stats() {
-        await tracing?.flush();
+        await flush();
         return { exported: tracing?.exported() ?? 0 };
       },
     },
-    { port, processor: tracing?.processor ?? 'none', instrumentations, pid: process.pid },
+    { port: (server.address() as AddressInfo).port, processor: tracing?.processor ?? 'none', instrumentations, pid: process.pid },
     async () => {
       await close();
       await tracing?.shutdown();

@@ -1,24 +1,35 @@
 /**
- * HTTP scenario (orchestrator side): per framework, one server process per configuration, all
- * pinned to core 1 and kept alive for the whole scenario; autocannon in a fresh process pinned to
- * core 0 for each round. After a warm-up of every server, the rounds run the configurations
- * alternately (bare, context-only, ours, ours-adopt, contrib, bare, ...), so that drifts of the machine spread
- * over all of them.
+ * HTTP scenario (orchestrator side): per framework, one server process per configuration (and
+ * build), pinned to core 1 and kept alive for the whole scenario; wrk pinned to core 0, one run
+ * per row and round. A row is a server plus the callers' header set (ours serves both the sampled
+ * and the unsampled rows). After a warm-up of every row, the rounds run the rows alternately, the
+ * first one rotating, so that drifts of the machine spread over all of them and each round's
+ * rows can be paired.
  */
-import { randomBytes } from 'node:crypto';
-import { BenchChild, runToEnd } from '../lib/child.js';
+import { BenchChild } from '../lib/child.js';
+import { growthPerMillion } from '../lib/heap.js';
+import { costCells, costColumns, costs, type Cost } from '../lib/costs.js';
+import type { Build } from '../lib/build.js';
 import type { Check, ScenarioResult } from '../lib/report.js';
-import { fmt, fmtRange, fmtRatio, pairedRatio, summarize, type Summary } from '../lib/stats.js';
+import type { HeaderSet } from '../lib/sessions.js';
+import { fmt, fmtRange, fmtRatio, summarize } from '../lib/stats.js';
+import { runWrk } from '../lib/wrk.js';
 
 /** Settings of the HTTP scenario. */
 export interface HttpSettings {
   node: string;
+  build: Build;
+  baseline: Build | undefined;
   rounds: number;
   /** Seconds per measured round. */
   duration: number;
-  /** Seconds of unmeasured load per server before the rounds. */
+  /** Seconds of unmeasured load per row before the rounds. */
   warmup: number;
   connections: number;
+  /** Session files per header set (bench/lib/sessions.ts). */
+  sessionFiles: Record<HeaderSet, string>;
+  /** Sessions per header set. */
+  sessions: number;
   /** Cores for the server and the load generator; undefined = unpinned. */
   serverCpu: number | undefined;
   loadCpu: number | undefined;
@@ -28,64 +39,47 @@ export interface HttpSettings {
   log(message: string): void;
 }
 
-const CONFIGS = ['bare', 'context-only', 'ours', 'ours-adopt', 'contrib'] as const;
-type Config = (typeof CONFIGS)[number];
+interface Row {
+  key: string;
+  label: string;
+  /** http-server.ts configuration. */
+  config: string;
+  baseline: boolean;
+  headers: HeaderSet;
+}
 
-const LABELS: Record<string, Record<Config, string>> = {
-  express: {
-    bare: 'bare Express 5',
-    'context-only': 'floor: AsyncLocalStorage + context.with per request, no span',
-    ours: 'ours: sessionMiddleware, own SERVER span',
-    'ours-adopt': 'ours: sessionMiddleware adopting instrumentation-http',
-    contrib: 'contrib: instrumentation-http + instrumentation-express',
-  },
-  fastify: {
-    bare: 'bare Fastify 5',
-    'context-only': 'floor: AsyncLocalStorage + context.with in onRequest, no span',
-    ours: 'ours: sessionPlugin, own SERVER span',
-    'ours-adopt': 'ours: sessionPlugin adopting instrumentation-http',
-    contrib: 'contrib: instrumentation-http + @fastify/otel',
-  },
+const NAMES: Record<string, { bare: string; ours: string; contrib: string }> = {
+  express: { bare: 'bare Express 5', ours: 'sessionMiddleware', contrib: 'instrumentation-http + instrumentation-express' },
+  fastify: { bare: 'bare Fastify 5', ours: 'sessionPlugin', contrib: 'instrumentation-http + @fastify/otel' },
 };
 
-/** The bar of the issue: [min share of bare, min multiple of contrib]. */
-const BAR: Record<string, [number, number]> = { express: [0.85, 1.6], fastify: [0.65, 2] };
-
-interface LoadResult {
-  rps: number;
-  p99: number;
-  p50: number;
-  total: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
+function rows(framework: string, baseline: Build | undefined): Row[] {
+  const n = NAMES[framework]!;
+  const row = (key: string, label: string, config: string, headers: HeaderSet = 'plain', isBaseline = false): Row => ({
+    key,
+    label,
+    config,
+    headers,
+    baseline: isBaseline,
+  });
+  return [
+    row('bare', n.bare, 'bare'),
+    row('floor', 'floor: AsyncLocalStorage + context.with per request, no span', 'floor'),
+    row('hand', 'hand-written reference: W3C propagators + one SDK SERVER span (bench/reference/http.ts)', 'hand'),
+    row('ours', `ours: ${n.ours}, own SERVER span`, 'ours'),
+    ...(baseline !== undefined ? [row('ours-baseline', `ours (baseline ${baseline.name})`, 'ours', 'plain', true)] : []),
+    row('ours-unsampled', `ours, unsampled caller (flags 00, parent-based sampler)`, 'ours', 'unsampled'),
+    row('ours-signed', `ours, signed entries (init({ signingKey }))`, 'ours-signed', 'signed'),
+    row('ours-adopt', `ours: ${n.ours} adopting instrumentation-http`, 'ours-adopt'),
+    row('contrib', `contrib: ${n.contrib}`, 'contrib'),
+  ];
 }
 
-/** A caller inside a session, as an internal peer sends it (loopback is trusted by default). */
-function sessionHeaders(): Record<string, string> {
-  const traceId = randomBytes(16).toString('hex');
-  const root = randomBytes(8).toString('hex');
-  return {
-    traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-03`,
-    baggage: `agentops.session.id=${traceId};root=${root};flags=03`,
-  };
-}
-
-async function load(settings: HttpSettings, port: number, duration: number, headers: Record<string, string>): Promise<LoadResult> {
-  const out = await runToEnd(
-    {
-      node: settings.node,
-      script: 'bench/scenarios/loadgen.mjs',
-      args: [JSON.stringify({ url: `http://127.0.0.1:${port}/hello`, connections: settings.connections, duration, headers })],
-      cpu: settings.loadCpu,
-    },
-    (duration + 30) * 1000,
-  );
-  const result = JSON.parse(out.trim().split('\n').pop() as string) as LoadResult;
-  if (result.errors > 0 || result.non2xx > 0 || result.total === 0) {
-    throw new Error(`load on port ${port}: ${result.total} requests, ${result.non2xx} non-2xx, ${result.errors} errors`);
-  }
-  return result;
+interface Server {
+  child: BenchChild;
+  port: number;
+  processor: string;
+  heapBefore?: { heapBytes: number; requests: number };
 }
 
 interface Usage {
@@ -93,121 +87,177 @@ interface Usage {
   requests: number;
 }
 
-interface ConfigData {
-  label: string;
-  /** Server CPU time (user + system) per request served, µs. */
-  cpuPerRequest: number[];
-  processor: string;
-  instrumentations: string[];
+interface RowData {
+  cpu: number[];
   rps: number[];
   p99: number[];
-  exportedSpans: number;
 }
 
-async function runFramework(framework: string, settings: HttpSettings): Promise<Record<Config, ConfigData>> {
-  const servers = new Map<Config, { child: BenchChild; port: number; data: ConfigData }>();
+const serverKey = (row: Row) => `${row.config}${row.baseline ? '@baseline' : ''}`;
+
+/** Starts each row's server once, into `servers` (which the caller closes, even on a failure). */
+async function startServers(servers: Map<string, Server>, framework: string, list: Row[], settings: HttpSettings): Promise<void> {
+  for (const row of list) {
+    const key = serverKey(row);
+    if (servers.has(key)) continue;
+    const child = new BenchChild(`${framework}/${key}`, {
+      node: settings.node,
+      script: 'bench/scenarios/http-server.ts',
+      args: [framework, row.config],
+      nodeFlags: ['--expose-gc', ...settings.serverFlags],
+      cpu: settings.serverCpu,
+      build: row.baseline ? settings.baseline!.dir : settings.build.dir,
+    });
+    servers.set(key, { child, port: 0, processor: '' });
+    const info = (await child.ready) as { port: number; processor: string; pid: number };
+    Object.assign(servers.get(key)!, { port: info.port, processor: info.processor });
+    if (settings.serverFlags.length > 0) settings.log(`  ${framework}/${key}: server pid ${info.pid}`);
+  }
+}
+
+/** One wrk run against a row's server; returns the server's CPU µs per request with wrk's figures. */
+async function measure(server: Server, row: Row, seconds: number, settings: HttpSettings) {
+  const before = await server.child.call<Usage>('usage');
+  const r = await runWrk({
+    url: `http://127.0.0.1:${server.port}/hello`,
+    connections: settings.connections,
+    duration: seconds,
+    sessions: settings.sessionFiles[row.headers],
+    cpu: settings.loadCpu,
+  });
+  const after = await server.child.call<Usage>('usage');
+  if (r.errors > 0 || r.requests === 0) throw new Error(`${row.key}: ${r.requests} requests, ${r.errors} errors (wrk)`);
+  return { ...r, cpu: (after.cpuMicros - before.cpuMicros) / Math.max(1, after.requests - before.requests) };
+}
+
+async function runFramework(framework: string, settings: HttpSettings) {
+  const list = rows(framework, settings.baseline);
+  const servers = new Map<string, Server>();
+  const data: Record<string, RowData> = Object.fromEntries(list.map((r) => [r.key, { cpu: [], rps: [], p99: [] }]));
+  const heap: Record<string, { growthBytes: number; requests: number }> = {};
+  const exported: Record<string, number> = {};
   try {
-    for (const config of CONFIGS) {
-      const child = new BenchChild(`${framework}/${config}`, {
-        node: settings.node,
-        script: 'bench/scenarios/http-server.ts',
-        args: [framework, config],
-        nodeFlags: settings.serverFlags,
-        cpu: settings.serverCpu,
-      });
-      const info = (await child.ready) as { port: number; processor: string; instrumentations: string[]; pid: number };
-      if (settings.serverFlags.length > 0) settings.log(`  ${framework}/${config}: server pid ${info.pid}`);
-      servers.set(config, {
-        child,
-        port: info.port,
-        data: { label: LABELS[framework]![config], processor: info.processor, instrumentations: info.instrumentations, rps: [], p99: [], cpuPerRequest: [], exportedSpans: 0 },
-      });
-    }
-    const headers = sessionHeaders();
-    for (const config of CONFIGS) await load(settings, servers.get(config)!.port, settings.warmup, headers);
+    await startServers(servers, framework, list, settings);
+    for (const row of list) await measure(servers.get(serverKey(row))!, row, settings.warmup, settings);
+    for (const server of servers.values()) server.heapBefore = await server.child.call('heap');
     for (let round = 0; round < settings.rounds; round++) {
-      // Rotate the starting configuration too, so that none always follows the same neighbour.
-      const order = CONFIGS.map((_, i) => CONFIGS[(i + round) % CONFIGS.length] as Config);
+      const order = list.map((_, i) => list[(i + round) % list.length]!);
       const line: string[] = [];
-      for (const config of order) {
-        const server = servers.get(config)!;
-        const before = await server.child.call<Usage>('usage');
-        const r = await load(settings, server.port, settings.duration, headers);
-        const after = await server.child.call<Usage>('usage');
-        server.data.rps.push(r.rps);
-        server.data.p99.push(r.p99);
-        server.data.cpuPerRequest.push((after.cpuMicros - before.cpuMicros) / Math.max(1, after.requests - before.requests));
-        line.push(`${config} ${fmt(r.rps)}`);
+      for (const row of order) {
+        const m = await measure(servers.get(serverKey(row))!, row, settings.duration, settings);
+        const d = data[row.key]!;
+        d.cpu.push(m.cpu);
+        d.rps.push(m.rps);
+        d.p99.push(m.p99Ms);
+        line.push(`${row.key} ${fmt(m.cpu)}`);
       }
-      settings.log(`  ${framework} round ${round + 1}/${settings.rounds}: ${line.join(', ')} req/s`);
+      settings.log(`  ${framework} round ${round + 1}/${settings.rounds} (server CPU µs/request): ${line.join(', ')}`);
     }
-    for (const config of CONFIGS) {
-      const server = servers.get(config)!;
-      server.data.exportedSpans = (await server.child.call<{ exported: number }>('stats')).exported;
-      if (config !== 'bare' && config !== 'context-only' && server.data.exportedSpans === 0) throw new Error(`${framework}/${config} exported no span: the configuration did not trace`);
+    for (const [key, server] of servers) {
+      const after = await server.child.call<{ heapBytes: number; requests: number }>('heap');
+      heap[key] = { growthBytes: after.heapBytes - server.heapBefore!.heapBytes, requests: after.requests - server.heapBefore!.requests };
+      exported[key] = (await server.child.call<{ exported: number }>('stats')).exported;
+      if (!['bare', 'floor'].includes(key) && exported[key] === 0)
+        throw new Error(`${framework}/${key} exported no span: the configuration did not trace`);
     }
   } finally {
     await Promise.all([...servers.values()].map((s) => s.child.close()));
   }
-  const out = {} as Record<Config, ConfigData>;
-  for (const config of CONFIGS) out[config] = servers.get(config)!.data;
-  return out;
+  return { list, data, heap, exported, processors: Object.fromEntries([...servers].map(([k, s]) => [k, s.processor])) };
+}
+
+/** The targets of the performance issue, checked on every run so a regression shows at once. */
+function targetChecks(framework: string, c: Record<string, Cost>): Check[] {
+  const checks: Check[] = [];
+  const check = (what: string, target: string, measured: number, limit: number, unit = 'x') =>
+    checks.push({
+      what: `${framework}: ${what}`,
+      target,
+      measured: unit === 'x' ? fmtRatio(measured) : `${fmt(measured)} ${unit}`,
+      pass: measured <= limit,
+    });
+  check('ours added CPU / hand-written reference', '<= 1.1x', c.ours!.vsHand, 1.1);
+  check('ours added CPU / contrib', '<= 0.5x', c.ours!.added.median / c.contrib!.added.median, 0.5);
+  check('ours, unsampled caller: added CPU over the floor', '<= 5 µs', c['ours-unsampled']!.added.median - c.floor!.added.median, 5, 'µs');
+  check('ours, signed entries / unsigned (added CPU)', '<= 1.2x', c['ours-signed']!.added.median / c.ours!.added.median, 1.2);
+  return checks;
 }
 
 /** Runs the HTTP scenario for each framework. */
 export async function runHttp(settings: HttpSettings): Promise<ScenarioResult> {
-  const rows: string[][] = [];
+  const table: string[][] = [];
+  const memory: string[][] = [];
   const checks: Check[] = [];
   const data: Record<string, unknown> = {};
   for (const framework of settings.frameworks) {
-    settings.log(`http: ${framework}, ${settings.rounds} rounds x ${CONFIGS.length} configurations x ${settings.duration} s`);
-    const configs = await runFramework(framework, settings);
-    const bare = summarize(configs.bare.rps);
-    const contrib = summarize(configs.contrib.rps);
-    const bareCpu = summarize(configs.bare.cpuPerRequest);
-    const summaries: Record<string, { rps: Summary; p99: Summary; cpu: Summary }> = {};
-    for (const config of CONFIGS) {
-      const c = configs[config];
-      const rps = summarize(c.rps);
-      const p99 = summarize(c.p99);
-      const cpu = summarize(c.cpuPerRequest);
-      summaries[config] = { rps, p99, cpu };
-      const vsBare = rps.median / bare.median;
-      const paired = pairedRatio(c.rps, configs.bare.rps);
-      const vsContrib = rps.median / contrib.median;
-      rows.push([
+    settings.log(
+      `http: ${framework}, ${settings.rounds} rounds x ${rows(framework, settings.baseline).length} rows x ${settings.duration} s`,
+    );
+    const run = await runFramework(framework, settings);
+    const c = costs(Object.fromEntries(Object.entries(run.data).map(([k, d]) => [k, d.cpu])));
+    const bareRps = summarize(run.data.bare!.rps).median;
+    for (const row of run.list) {
+      const d = run.data[row.key]!;
+      const rps = summarize(d.rps);
+      table.push([
         framework,
-        c.label,
-        c.processor,
+        row.label,
+        ...costCells(row.key, c[row.key]!),
         fmtRange(rps),
-        config === 'bare' ? '1.00x' : `${fmtRatio(vsBare)} (${fmtRatio(paired.min)}..${fmtRatio(paired.max)})`,
-        config === 'contrib' || config === 'bare' || config === 'context-only' ? '' : fmtRatio(vsContrib),
-        `${fmt(p99.median)} (${fmt(p99.min)}..${fmt(p99.max)})`,
-        fmtRange(cpu),
-        config === 'bare' ? '1.00x' : fmtRatio(bareCpu.median / cpu.median),
+        fmtRatio(rps.median / bareRps),
+        fmtRange(summarize(d.p99)),
       ]);
     }
-    const [minBare, minContrib] = BAR[framework]!;
-    for (const config of ['ours', 'ours-adopt'] as const) {
-      const rps = summaries[config]!.rps.median;
-      const label = config === 'ours' ? 'own span' : 'adopting instrumentation-http';
-      checks.push({ what: `${framework}, ours (${label}) / bare`, target: `>= ${minBare}`, measured: fmtRatio(rps / bare.median), pass: rps / bare.median >= minBare });
+    for (const [key, h] of Object.entries(run.heap)) {
+      const perMillion = growthPerMillion(h.growthBytes, h.requests);
+      memory.push([
+        framework,
+        key,
+        h.requests.toLocaleString('en-US'),
+        fmt(h.growthBytes / 2 ** 20),
+        perMillion === undefined ? 'too few requests' : fmt(perMillion),
+        run.exported[key]!.toLocaleString('en-US'),
+      ]);
+      if (key.startsWith('ours') && perMillion !== undefined)
+        checks.push({
+          what: `${framework}/${key}: heap growth per million requests`,
+          target: '< 5 MB',
+          measured: `${fmt(perMillion)} MB`,
+          pass: perMillion < 5,
+        });
     }
-    const ours = summaries.ours!.rps.median;
-    checks.push({ what: `${framework}, ours (own span) / contrib`, target: `>= ${minContrib}x`, measured: fmtRatio(ours / contrib.median), pass: ours / contrib.median >= minContrib });
-    data[framework] = { configs, summaries };
+    checks.push(...targetChecks(framework, c));
+    data[framework] = {
+      rows: run.list,
+      samples: run.data,
+      costs: c,
+      heap: run.heap,
+      exportedSpans: run.exported,
+      processors: run.processors,
+    };
   }
   return {
-    title: 'HTTP: hello-world JSON route, requests/s',
+    title: 'HTTP: hello-world JSON route, server CPU per request',
     notes: [
-      `autocannon, ${settings.connections} connections, ${settings.duration} s per round, ${settings.rounds} rounds per configuration run alternately after a ${settings.warmup} s warm-up of each server`,
-      settings.serverCpu !== undefined ? `server process pinned to core ${settings.serverCpu}, load generator to core ${settings.loadCpu} (taskset)` : 'not pinned (taskset unavailable or one core)',
-      'every request carries a traceparent and the session baggage entry of an internal (loopback, trusted) caller',
-      'req/s: median (min..max) of the rounds; vs bare: ratio of medians (per-round paired ratios min..max); p99 latency in ms',
-      "server CPU µs/req: the server process's CPU time (user + system) per request served in the round, robust to a busy machine; bare CPU / CPU: the throughput share a CPU-bound server would keep",
-      'ours: init({ exporters: [noop] }) = SessionSpanProcessor + our CountingExportQueue; contrib: NodeTracerProvider + BatchSpanProcessor; the same no-op exporter for both',
+      `wrk (one thread, ${settings.connections} connections), ${settings.duration} s per row and round, ${settings.rounds} rounds run alternately (first row rotating) after a ${settings.warmup} s warm-up of each row`,
+      settings.serverCpu !== undefined
+        ? `server processes pinned to core ${settings.serverCpu}, wrk to core ${settings.loadCpu} (taskset)`
+        : 'not pinned (taskset unavailable or one core)',
+      `every request: one of ${settings.sessions} sessions (trace id + baggage entry agentops.session.id=<id>;root=<16 hex>;flags=03) with a fresh random parent span id (bench/lua/sessions.lua); the unsampled row sends flags 00, the signed row entries signed by the library with the server's key`,
+      "CPU µs/request: the server process's own CPU time (user + system) over the requests it served in the round: the primary figure; µs added: median of the per-round paired differences to bare; x hand: added CPU over the hand-written reference's",
+      'ours: init({ exporters: [noop] }) = SessionSpanProcessor + CountingExportQueue; hand and contrib: NodeTracerProvider + BatchSpanProcessor; the same no-op exporter for all',
+      ...(settings.baseline !== undefined
+        ? [`ours (baseline): the same server and load on the build of ${settings.baseline.name}, in the same rounds`]
+        : []),
     ],
-    table: { columns: ['framework', 'configuration', 'span processor', 'req/s', 'vs bare', 'vs contrib', 'p99 ms', 'server CPU µs/req', 'bare CPU / CPU'], rows },
+    table: { columns: ['framework', 'row', ...costColumns('request'), 'req/s', 'req/s vs bare', 'p99 ms'], rows: table },
+    extraTables: [
+      {
+        title: 'HTTP servers: heap after GC, before and after the measured rounds',
+        columns: ['framework', 'server', 'requests', 'heap growth MB', 'growth per 1M requests MB', 'spans exported'],
+        rows: memory,
+      },
+    ],
     checks,
     data,
   };
