@@ -3,7 +3,7 @@
  * point the W3C harness at http://127.0.0.1:$PORT/test (see docs/http.md).
  */
 import express from 'express';
-import { sessionMiddleware } from '../../adapters/express/index.js';
+import { sessionMiddleware } from 'agentops-propagation/express';
 import { listenAddress, runCases, startTracing, stopOnSignals } from './shared.js';
 
 const tracing = startTracing('conformance-express');

@@ -3,7 +3,7 @@
  * point the W3C harness at http://127.0.0.1:$PORT/test (see docs/http.md).
  */
 import Fastify from 'fastify';
-import { sessionPlugin } from '../../adapters/fastify/index.js';
+import { sessionPlugin } from 'agentops-propagation/fastify';
 import { listenAddress, runCases, startTracing, stopOnSignals } from './shared.js';
 
 const tracing = startTracing('conformance-fastify');

@@ -3,8 +3,8 @@
  * a JSON array of `{ url, arguments }` to `/test`; for each entry the service POSTs `arguments`
  * as JSON to `url`, with the propagated headers, and answers once every call finished.
  */
-import { init, type InitHandle } from '../../src/index.js';
-import { sessionFetch, type FetchFunction } from '../../adapters/http/index.js';
+import { init, type InitHandle } from 'agentops-propagation';
+import { sessionFetch, type FetchFunction } from 'agentops-propagation/http';
 
 /** One instruction of the harness. */
 export interface HarnessCase {
