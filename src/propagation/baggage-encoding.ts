@@ -1,8 +1,8 @@
 /**
- * W3C Baggage character classes and value percent-encoding: UTF-8, every code point outside
+ * W3C Baggage character classes, property lists, and value percent-encoding: UTF-8, every code point outside
  * baggage-octet (and '%' itself) as `%XX`; invalid UTF-8 decodes to U+FFFD as the spec requires.
  */
-import { COMMA, PERCENT, SEMI } from './chars.js';
+import { COMMA, EQUALS, isOws, PERCENT, SEMI } from './chars.js';
 
 // Character classes for the ASCII range, built once: 1 = tchar (RFC 7230 token), 2 = baggage-octet.
 const TCHAR = 1;
@@ -149,4 +149,38 @@ export function decodeBaggageValue(value: string, start = 0, end = value.length)
   // Buffer's UTF-8 decoder replaces each maximal invalid subpart by U+FFFD (as WHATWG's does) and,
   // unlike TextDecoder's default, keeps a leading U+FEFF that belongs to the value.
   return bytes.toString('utf8', 0, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties
+
+/**
+ * Validates a property list (`p1;p2=v2`, OWS allowed around ';' and '=') and returns it without
+ * OWS, or `undefined` if any property is malformed. Property values stay percent-encoded: the
+ * list is carried as opaque metadata and re-emitted byte for byte.
+ */
+export function normalizeProperties(text: string, start = 0, end = text.length): string | undefined {
+  let out = '';
+  let i = start;
+  for (;;) {
+    while (i < end && isOws(text.charCodeAt(i))) i++;
+    const ks = i;
+    while (i < end && isTokenChar(text.charCodeAt(i))) i++;
+    if (i === ks) return undefined;
+    const ke = i;
+    while (i < end && isOws(text.charCodeAt(i))) i++;
+    let part = text.slice(ks, ke);
+    if (i < end && text.charCodeAt(i) === EQUALS) {
+      i++;
+      while (i < end && isOws(text.charCodeAt(i))) i++;
+      const vs = i;
+      while (i < end && isBaggageOctet(text.charCodeAt(i))) i++;
+      part += '=' + text.slice(vs, i);
+      while (i < end && isOws(text.charCodeAt(i))) i++;
+    }
+    out += out.length === 0 ? part : ';' + part;
+    if (i === end) return out;
+    if (text.charCodeAt(i) !== SEMI) return undefined;
+    i++;
+  }
 }

@@ -16,7 +16,14 @@
  */
 import { log } from '../base/diag.js';
 import { bump } from '../base/state.js';
-import { decodeBaggageValue, encodeBaggageValue, encodedLength, isBaggageOctet, isTokenChar } from './baggage-encoding.js';
+import {
+  decodeBaggageValue,
+  encodeBaggageValue,
+  encodedLength,
+  isBaggageOctet,
+  isTokenChar,
+  normalizeProperties,
+} from './baggage-encoding.js';
 import { CUT_MARK } from './carrier-values.js';
 import { COMMA, EQUALS, isOws, SEMI } from './chars.js';
 import { DEFAULT_LIMITS, resolveLimits, type PropagationLimits } from './limits.js';
@@ -62,40 +69,6 @@ export function isBaggageKey(key: string): boolean {
   if (typeof key !== 'string' || key.length === 0) return false;
   for (let i = 0; i < key.length; i++) if (!isTokenChar(key.charCodeAt(i))) return false;
   return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Properties
-
-/**
- * Validates a property list (`p1;p2=v2`, OWS allowed around ';' and '=') and returns it without
- * OWS, or `undefined` if any property is malformed. Property values stay percent-encoded: the
- * list is carried as opaque metadata and re-emitted byte for byte.
- */
-export function normalizeProperties(text: string, start = 0, end = text.length): string | undefined {
-  let out = '';
-  let i = start;
-  for (;;) {
-    while (i < end && isOws(text.charCodeAt(i))) i++;
-    const ks = i;
-    while (i < end && isTokenChar(text.charCodeAt(i))) i++;
-    if (i === ks) return undefined;
-    const ke = i;
-    while (i < end && isOws(text.charCodeAt(i))) i++;
-    let part = text.slice(ks, ke);
-    if (i < end && text.charCodeAt(i) === EQUALS) {
-      i++;
-      while (i < end && isOws(text.charCodeAt(i))) i++;
-      const vs = i;
-      while (i < end && isBaggageOctet(text.charCodeAt(i))) i++;
-      part += '=' + text.slice(vs, i);
-      while (i < end && isOws(text.charCodeAt(i))) i++;
-    }
-    out += out.length === 0 ? part : ';' + part;
-    if (i === end) return out;
-    if (text.charCodeAt(i) !== SEMI) return undefined;
-    i++;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBaggageValue, encodeBaggageValue } from '../../src/propagation/baggage-encoding.js';
+import { decodeBaggageValue, encodeBaggageValue, normalizeProperties } from '../../src/propagation/baggage-encoding.js';
 import {
   isBaggageKey,
-  normalizeProperties,
   parseBaggage as parseCodec,
   serializeBaggage as serializeCodec,
   type BaggageItem,
