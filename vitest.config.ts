@@ -2,15 +2,23 @@ import ts from 'typescript';
 import { defineConfig, type Plugin } from 'vitest/config';
 
 // Vite's transformer leaves TypeScript 5 standard decorators as they are, and Node cannot run
-// them; users compile them with tsc, so test files that use them are compiled by tsc too.
+// them; users compile them with tsc, so test files that use them are compiled by tsc too:
+// `*.decorators.test.ts` with standard decorators, `*.legacy-decorators.test.ts` with
+// `experimentalDecorators: true` (NestJS, TypeORM projects).
 const tscForDecorators: Plugin = {
   name: 'tsc-for-decorator-tests',
   enforce: 'pre',
   transform(code, id) {
-    if (!id.endsWith('.decorators.test.ts')) return undefined;
+    const legacy = id.endsWith('.legacy-decorators.test.ts');
+    if (!legacy && !id.endsWith('.decorators.test.ts')) return undefined;
     const out = ts.transpileModule(code, {
       fileName: id,
-      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, sourceMap: true },
+      compilerOptions: {
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        sourceMap: true,
+        ...(legacy ? { experimentalDecorators: true } : {}),
+      },
     });
     return { code: out.outputText, map: out.sourceMapText };
   },
@@ -26,7 +34,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['test/core/**/*.test.ts', 'test/propagation/**/*.test.ts'],
+          include: ['test/core/**/*.test.ts', 'test/propagation/**/*.test.ts', 'test/package/**/*.test.ts'],
           testTimeout: 30_000,
         },
       },
@@ -40,6 +48,7 @@ export default defineConfig({
             'test/bullmq/**/*.test.ts',
             'test/example/**/*.test.ts',
             'test/reliability/**/*.test.ts',
+            'test/sdk/**/*.test.ts',
           ],
           globalSetup: ['test/setup/services.ts'],
           testTimeout: 120_000,
