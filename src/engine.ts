@@ -15,7 +15,7 @@ export type { HopOutcome, HopShape, InboundHop, InboundHopOptions, OutboundHop, 
 export type { InjectFields } from './base/context-keys.js';
 export { resolveShape, resolveTrust, type ShapeMode, type ShapeOption, type TrustMode, type TrustOption } from './policy/trust.js';
 export { createKeyring, type SigningKeyOption, type SigningKeyring } from './policy/signing.js';
-export { getSessionEntry } from './session/context.js';
+export { contextWithVettedSession, getSessionEntry } from './session/context.js';
 export type { SessionEntry } from './session/entry.js';
 export { copyHeaders, httpHeaderGetter, httpHeaderSetter, type HttpHeaders } from './carriers/http.js';
 export { mergeContextFields, type ContextMergeOptions } from './carriers/header-merge.js';

@@ -51,6 +51,7 @@ export function jobHopOptions(
     trust,
     shape,
     signing,
+    signedUpgrade: signing !== null && settings.signedUpgrade,
     linkWithoutSession: info.scheduled,
     ...(hop.parentContext !== undefined ? { parentContext: hop.parentContext } : {}),
     ...(hop.propagator !== undefined ? { propagator: hop.propagator } : {}),

@@ -7,6 +7,7 @@ import {
   policyTable,
   propagatorOption,
   shapeOption,
+  signedUpgradeOption,
   trustOption,
 } from '../../src/policy/options.js';
 import type { SigningKeyOption, SigningKeyring } from '../../src/policy/signing.js';
@@ -42,6 +43,8 @@ export interface BullMQQueuePolicy {
   scheduledRuns?: ScheduledRunsMode;
   /** Key that signs outbound and verifies inbound session entries: undefined = the key given to `init()`, null = none. */
   signingKey?: SigningKeyOption | null;
+  /** Where trust is `link`: a validly signed session entry joins its session (the job's other baggage is still dropped). Default false. */
+  signedUpgrade?: boolean;
 }
 
 /** Options of `withJobContext`. */
@@ -64,6 +67,7 @@ export interface QueueSettings {
   shape: ShapeOption<BullMQJobInfo> | undefined;
   scheduledRuns: ScheduledRunsMode;
   signing: SigningKeyring | null | undefined;
+  signedUpgrade: boolean;
 }
 
 /** Validated options. */
@@ -77,7 +81,13 @@ export interface BullMQSettings {
 const SCHEDULED_RUNS: readonly ScheduledRunsMode[] = ['session', 'own-trace'];
 
 /** The policy of a queue no option names: Redis is inside the deployment. */
-const DEFAULT_QUEUE: QueueSettings = { trust: undefined, shape: undefined, scheduledRuns: 'session', signing: undefined };
+const DEFAULT_QUEUE: QueueSettings = {
+  trust: undefined,
+  shape: undefined,
+  scheduledRuns: 'session',
+  signing: undefined,
+  signedUpgrade: false,
+};
 
 function queuePolicy(raw: Record<string, unknown>, where: string, fallback: QueueSettings): QueueSettings {
   return {
@@ -85,6 +95,7 @@ function queuePolicy(raw: Record<string, unknown>, where: string, fallback: Queu
     shape: shapeOption<BullMQJobInfo>(raw.shape, `${where} shape`) ?? fallback.shape,
     scheduledRuns: enumOption(raw.scheduledRuns, `${where} scheduledRuns`, SCHEDULED_RUNS, fallback.scheduledRuns),
     signing: raw.signingKey !== undefined ? keyringOption(raw.signingKey, `${where} signingKey`) : fallback.signing,
+    signedUpgrade: signedUpgradeOption(raw.signedUpgrade, `${where} signedUpgrade`, fallback.signedUpgrade),
   };
 }
 

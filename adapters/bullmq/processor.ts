@@ -78,7 +78,9 @@ export function withJobContext<J extends ProcessableJob, Rest extends unknown[],
   const wrapped = async function (this: unknown, job: J, ...rest: Rest): Promise<Awaited<R>> {
     const running = jobHopOf(otelContext.active());
     const run = async (): Promise<Awaited<R>> => await processor.call(this, job, ...rest);
-    if (running !== undefined && running.jobId === jobIdOf(job?.id)) return run();
+    // The running job is the same one only by queue and id: ids repeat across queues (job `1` of
+    // `webhooks` inside job `1` of `internal` must not take the internal job's session).
+    if (running !== undefined && running.jobId === jobIdOf(job?.id) && running.queueName === job?.queueName) return run();
     let options: InboundHopOptions<unknown>;
     try {
       options = hopOptions(job, settings);

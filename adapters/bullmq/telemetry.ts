@@ -16,18 +16,8 @@
  *   first read, and the span starts when the id arrives.
  * - Other spans are plain children of the active context.
  */
-import {
-  context as otelContext,
-  createContextKey,
-  ROOT_CONTEXT,
-  trace,
-  SpanKind,
-  SpanStatusCode,
-  type Attributes,
-  type Context,
-  type Span,
-  type TimeInput,
-} from '@opentelemetry/api';
+import { context as otelContext, createContextKey, ROOT_CONTEXT, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Attributes, Context, Span, TimeInput } from '@opentelemetry/api';
 import type { ContextManager, Span as BullMQSpan, SpanOptions as BullMQSpanOptions, Telemetry, Tracer as BullMQTracer } from 'bullmq';
 import {
   emptyJobMetadata,

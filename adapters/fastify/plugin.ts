@@ -8,7 +8,6 @@
  */
 import { context as otelContext, type Context } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import fp from 'fastify-plugin';
 import { log } from '../../src/base/diag.js';
 import { activeInstrumentationSpan } from '../../src/hop/adopt.js';
 import {
@@ -19,7 +18,7 @@ import {
   type HttpServerHopInput,
   type HttpServerOptions,
 } from '../../src/http/server-hop.js';
-import { optionsObject, shapeOption, trustOption } from '../../src/policy/options.js';
+import { optionsObject, shapeOption, signedUpgradeOption, trustOption } from '../../src/policy/options.js';
 import type { ShapeOption, TrustOption } from '../../src/policy/trust.js';
 
 /** Options of {@link sessionPlugin}; trust and shape functions receive the Fastify request. */
@@ -31,6 +30,8 @@ export interface SessionRouteConfig {
   trust?: TrustOption<FastifyRequest>;
   /** Shape for this route, replacing the plugin's option. */
   shape?: ShapeOption<FastifyRequest>;
+  /** `signedUpgrade` for this route, replacing the plugin's option. */
+  signedUpgrade?: boolean;
 }
 
 declare module 'fastify' {
@@ -92,6 +93,7 @@ function validateRouteConfig(routeOptions: RouteOptions): void {
   const raw = optionsObject(settings, where);
   trustOption(raw.trust, `${where}.trust`);
   shapeOption(raw.shape, `${where}.shape`);
+  signedUpgradeOption(raw.signedUpgrade, `${where}.signedUpgrade`);
 }
 
 function wrapRoute(routeOptions: RouteOptions): void {
@@ -130,9 +132,9 @@ const registerSessionPlugin: FastifyPluginCallback<SessionPluginOptions> = (fast
   let config;
   try {
     // Fastify adds its own keys (prefix, logLevel...) to plugin options; only ours are read.
-    const { trust, shape, signingKey, adoptExistingSpan, propagator } = options ?? {};
+    const { trust, shape, signingKey, signedUpgrade, adoptExistingSpan, propagator } = options ?? {};
     config = resolveHttpServerOptions<FastifyRequest>(
-      { trust, shape, signingKey, adoptExistingSpan, propagator } as SessionPluginOptions,
+      { trust, shape, signingKey, signedUpgrade, adoptExistingSpan, propagator } as SessionPluginOptions,
       'sessionPlugin',
     );
   } catch (err) {
@@ -164,6 +166,7 @@ const registerSessionPlugin: FastifyPluginCallback<SessionPluginOptions> = (fast
     if (route.url !== undefined) input.route = route.url;
     if (route.settings?.trust !== undefined) input.trust = route.settings.trust;
     if (route.settings?.shape !== undefined) input.shape = route.settings.shape;
+    if (route.settings?.signedUpgrade !== undefined) input.signedUpgrade = route.settings.signedUpgrade;
     const hop = startHttpServerHop(request.raw, reply.raw, config, input);
     if (hop === undefined) {
       next();
@@ -204,10 +207,16 @@ const registerSessionPlugin: FastifyPluginCallback<SessionPluginOptions> = (fast
 };
 
 /**
- * Fastify plugin (4 and 5, built with fastify-plugin so it applies to the whole application):
+ * Fastify plugin (4 and 5, marked as fastify-plugin marks plugins, so it applies to the whole application):
  * extracts the caller's context under the trust policy, starts the SERVER span (or adopts the one
  * of instrumentation-http / @fastify/otel), and runs the route's hooks and handler in the hop's
  * context. Register it before the routes and plugins it should cover. Per-route trust:
  * `config: { agentops: { trust: 'link' } }`. Invalid options fail registration with a TypeError.
  */
-export const sessionPlugin = fp(registerSessionPlugin, { name: 'agentops-propagation', fastify: '4.x || 5.x' });
+export const sessionPlugin: FastifyPluginCallback<SessionPluginOptions> = Object.assign(registerSessionPlugin, {
+  // What fastify-plugin sets (not a dependency, so that Express-only users do not install it):
+  // skip encapsulation, the display name, and the metadata Fastify checks its version against.
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'agentops-propagation',
+  [Symbol.for('plugin-meta')]: { name: 'agentops-propagation', fastify: '4.x || 5.x' },
+});

@@ -1,15 +1,15 @@
-import { SpanKind, type Link } from '@opentelemetry/api';
+import { context as otelContext, SpanKind, type Link } from '@opentelemetry/api';
 import type { Consumer, ConsumerRunConfig, EachBatchPayload, EachMessagePayload, KafkaMessage } from 'kafkajs';
 import { ATTR } from '../../src/session/attributes.js';
 import { kafkaHeaderGetter } from '../../src/carriers/kafka.js';
-import { log } from '../../src/base/diag.js';
+import { guard, log } from '../../src/base/diag.js';
 import { startInboundHop } from '../../src/hop/inbound.js';
 import { type InboundHop } from '../../src/hop/types.js';
 import { messagingSpanName } from '../../src/messaging/semconv.js';
 import { runInHop } from '../../src/hop/run.js';
 import { LINKS_DROPPED_ATTRIBUTE, batchAttributes } from './attributes.js';
 import { messageLink, resolveMessage, startMessageHop, type MessageOrigin } from './inbound.js';
-import { rememberDelivery, withMessageContext } from './message-context.js';
+import { contextWithDeliveries, runInDelivery, withMessageContext, type Deliveries } from './message-context.js';
 import { consumerSettings, type ConsumerSettings, type InstrumentConsumerOptions } from './options.js';
 import { isInstrumented, withOverrides } from './proxy.js';
 
@@ -36,35 +36,46 @@ type Handler<P> = (this: unknown, payload: P) => Promise<void>;
 
 const isObject = (value: unknown): value is AnyRecord => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function startEachMessageHop(payload: EachMessagePayload, settings: ConsumerSettings, groupId: string | undefined): InboundHop {
-  const { topic, partition, message } = payload;
-  const origin: MessageOrigin = { topic, partition, groupId };
-  const hop = startMessageHop(origin, message, resolveMessage(origin, message, settings.policyFor(topic), 'message'));
-  rememberDelivery(message, { context: hop.context });
-  return hop;
-}
-
-function wrapEachMessage(
-  handler: Handler<EachMessagePayload>,
-  settings: ConsumerSettings,
-  groupId: () => string | undefined,
-): Handler<EachMessagePayload> {
-  return function eachMessage(this: unknown, payload) {
-    let hop: InboundHop | undefined;
-    try {
-      hop = startEachMessageHop(payload, settings, groupId());
-    } catch (err) {
-      log.warn('kafka: eachMessage context unavailable; handler runs without it', err as Error);
-    }
-    return hop === undefined ? handler.call(this, payload) : runInHop(hop, () => handler.call(this, payload));
-  };
+/** A started hop and the payload its handler gets. */
+interface StartedHop<P> {
+  hop: InboundHop;
+  payload: P;
 }
 
 /**
- * The batch span: a new root (a batch mixes sessions, none is its own) linking each distinct
- * message context once, up to `maxBatchLinks`. Each message's decision is made here, once, and
- * reused by the per-message span `withMessageContext` starts.
+ * A kafkajs handler that runs each call in the hop `start` begins for its payload. When starting
+ * the hop fails (logged), the handler still runs, with `withoutHop(payload)`: a tracing failure
+ * must never lose a message.
  */
+function inHop<In, Out>(
+  handler: Handler<Out>,
+  what: string,
+  start: (payload: In) => StartedHop<Out>,
+  withoutHop: (payload: In) => Out,
+): Handler<In> {
+  const failed = `kafka: ${what} context unavailable; handler runs without it`;
+  return function runInMessageHop(this: unknown, payload) {
+    const started = guard(failed, undefined, start, payload);
+    if (started === undefined) return handler.call(this, withoutHop(payload));
+    return runInHop(started.hop, () => handler.call(this, started.payload));
+  };
+}
+
+function startEachMessageHop(
+  payload: EachMessagePayload,
+  settings: ConsumerSettings,
+  groupId: string | undefined,
+): StartedHop<EachMessagePayload> {
+  const { topic, partition, message } = payload;
+  const origin: MessageOrigin = { topic, partition, groupId };
+  // The hop's context carries the delivery, so that `withMessageContext` in the handler finds it.
+  const deliveries: Deliveries = { topic, partition, byOffset: new Map() };
+  const parent = contextWithDeliveries(otelContext.active(), deliveries);
+  const hop = startMessageHop(origin, message, resolveMessage(origin, message, settings.policyFor(topic), 'message', parent));
+  if (typeof message?.offset === 'string') deliveries.byOffset.set(message.offset, { context: hop.context });
+  return { hop, payload };
+}
+
 function startBatchHop(
   payload: EachBatchPayload,
   settings: ConsumerSettings,
@@ -79,19 +90,24 @@ function startBatchHop(
   const seen = new Set<string>();
   // The messages' hops link the batch span, which starts after them: they read it when they start.
   const started: { hop?: InboundHop } = {};
+  // Each message by its offset in this topic partition: what identifies it, whatever object the
+  // handler later hands to `withMessageContext`.
+  const deliveries: Deliveries = { topic, partition: batch.partition, byOffset: new Map() };
+  const parent = contextWithDeliveries(otelContext.active(), deliveries);
   for (const message of messages) {
-    const resolved = resolveMessage(origin, message, policy, 'batch');
-    rememberDelivery(message, {
-      start: () => {
-        const batchSpan = started.hop?.span.spanContext();
-        return startMessageHop(
-          origin,
-          message,
-          resolved,
-          batchSpan === undefined ? undefined : [{ context: batchSpan, attributes: { [ATTR.linkType]: 'batch' } }],
-        );
-      },
-    });
+    const resolved = resolveMessage(origin, message, policy, 'batch', parent);
+    if (typeof message?.offset === 'string')
+      deliveries.byOffset.set(message.offset, {
+        start: () => {
+          const batchSpan = started.hop?.span.spanContext();
+          return startMessageHop(
+            origin,
+            message,
+            resolved,
+            batchSpan === undefined ? undefined : [{ context: batchSpan, attributes: { [ATTR.linkType]: 'batch' } }],
+          );
+        },
+      });
     const link = messageLink(resolved);
     if (link === undefined) continue;
     const key = `${link.context.traceId}-${link.context.spanId}`;
@@ -112,27 +128,10 @@ function startBatchHop(
     },
     trust: 'trust',
     links,
+    parentContext: parent,
   });
   started.hop = batchHop;
-  return { hop: batchHop, payload: { ...payload, withMessageContext } };
-}
-
-function wrapEachBatch(
-  handler: Handler<InstrumentedEachBatchPayload>,
-  settings: ConsumerSettings,
-  groupId: () => string | undefined,
-): Handler<EachBatchPayload> {
-  return function eachBatch(this: unknown, payload) {
-    let started: ReturnType<typeof startBatchHop> | undefined;
-    try {
-      started = startBatchHop(payload, settings, groupId());
-    } catch (err) {
-      log.warn('kafka: eachBatch context unavailable; handler runs without it', err as Error);
-    }
-    if (started === undefined) return handler.call(this, { ...payload, withMessageContext });
-    const augmented = started.payload;
-    return runInHop(started.hop, () => handler.call(this, augmented));
-  };
+  return { hop: batchHop, payload: { ...payload, withMessageContext: (message, fn) => runInDelivery(deliveries, message, fn) } };
 }
 
 /**
@@ -174,9 +173,19 @@ export function instrumentConsumer<C extends Consumer>(consumer: C, options?: In
       if (isObject(config)) {
         const copy: AnyRecord = { ...config };
         if (typeof config.eachMessage === 'function')
-          copy.eachMessage = wrapEachMessage(config.eachMessage as Handler<EachMessagePayload>, settings, groupId);
+          copy.eachMessage = inHop(
+            config.eachMessage as Handler<EachMessagePayload>,
+            'eachMessage',
+            (p: EachMessagePayload) => startEachMessageHop(p, settings, groupId()),
+            (p) => p,
+          );
         if (typeof config.eachBatch === 'function')
-          copy.eachBatch = wrapEachBatch(config.eachBatch as Handler<InstrumentedEachBatchPayload>, settings, groupId);
+          copy.eachBatch = inHop(
+            config.eachBatch as Handler<InstrumentedEachBatchPayload>,
+            'eachBatch',
+            (p: EachBatchPayload) => startBatchHop(p, settings, groupId()),
+            (p) => ({ ...p, withMessageContext }),
+          );
         wrapped = copy as ConsumerRunConfig;
       }
     } catch (err) {

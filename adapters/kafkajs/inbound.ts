@@ -1,4 +1,4 @@
-import { SpanKind, type Link } from '@opentelemetry/api';
+import { SpanKind, type Context, type Link } from '@opentelemetry/api';
 import type { KafkaMessage } from 'kafkajs';
 import { ATTR } from '../../src/session/attributes.js';
 import { sessionRootSpanContext } from '../../src/session/context.js';
@@ -43,6 +43,7 @@ export function resolveMessage(
   message: KafkaMessage,
   policy: InboundPolicy,
   mode: 'message' | 'batch',
+  parentContext?: Context,
 ): ResolvedInbound {
   const input: KafkaInboundMessage = { topic: origin.topic ?? '', partition: origin.partition ?? -1, message };
   const fallback: ShapeMode = mode === 'message' ? 'parent' : 'rejoin';
@@ -52,6 +53,8 @@ export function resolveMessage(
     trust: resolveTrust(policy.trust, input, 'trust'),
     shape: resolveShape(mode === 'message' ? policy.shape : policy.batchShape, input, fallback),
     signing: policy.signing,
+    signedUpgrade: policy.signedUpgrade,
+    ...(parentContext !== undefined ? { parentContext } : {}),
   });
 }
 

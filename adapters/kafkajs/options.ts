@@ -6,6 +6,7 @@ import {
   optionsObject,
   policyTable,
   shapeOption,
+  signedUpgradeOption,
   stringOption,
   trustOption,
 } from '../../src/policy/options.js';
@@ -32,6 +33,8 @@ export interface KafkaTopicPolicy {
   batchShape?: ShapeOption<KafkaInboundMessage>;
   /** Key that verifies signed session entries: undefined = the key given to `init()`, null = no verification. */
   signingKey?: SigningKeyOption | null;
+  /** Where trust is `link`: a validly signed session entry joins its session (the message's other baggage is still dropped). Default false. */
+  signedUpgrade?: boolean;
 }
 
 /** Options of `instrumentConsumer`. */
@@ -60,6 +63,7 @@ export interface InboundPolicy {
   shape: ShapeOption<KafkaInboundMessage> | undefined;
   batchShape: ShapeOption<KafkaInboundMessage> | undefined;
   signing: SigningKeyring | null | undefined;
+  signedUpgrade: boolean;
 }
 
 /** Validated consumer options. */
@@ -80,7 +84,19 @@ export interface ProducerSettings {
 const DEFAULT_MAX_BATCH_LINKS = 128;
 
 /** The policy of a topic no option names: the broker is inside the deployment. */
-export const DEFAULT_POLICY: InboundPolicy = { trust: undefined, shape: undefined, batchShape: undefined, signing: undefined };
+const DEFAULT_POLICY: InboundPolicy = {
+  trust: undefined,
+  shape: undefined,
+  batchShape: undefined,
+  signing: undefined,
+  signedUpgrade: false,
+};
+
+/**
+ * The policy of a message the adapter cannot identify (not one an instrumented consumer is
+ * delivering): whatever topic it came from, its producer is linked, its session not taken.
+ */
+export const UNKNOWN_MESSAGE_POLICY: InboundPolicy = { ...DEFAULT_POLICY, trust: 'link' };
 
 function topicPolicy(raw: Record<string, unknown>, where: string, fallback: InboundPolicy): InboundPolicy {
   return {
@@ -88,6 +104,7 @@ function topicPolicy(raw: Record<string, unknown>, where: string, fallback: Inbo
     shape: shapeOption<KafkaInboundMessage>(raw.shape, `${where}.shape`) ?? fallback.shape,
     batchShape: shapeOption<KafkaInboundMessage>(raw.batchShape, `${where}.batchShape`) ?? fallback.batchShape,
     signing: raw.signingKey !== undefined ? keyringOption(raw.signingKey, `${where}.signingKey`) : fallback.signing,
+    signedUpgrade: signedUpgradeOption(raw.signedUpgrade, `${where}.signedUpgrade`, fallback.signedUpgrade),
   };
 }
 

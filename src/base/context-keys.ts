@@ -11,6 +11,15 @@ export const INBOUND_FLAGS_KEY = createContextKey('agentops-propagation.inbound-
  */
 export const SESSION_PERMIT_KEY = createContextKey('agentops-propagation.session-permit');
 
+/**
+ * The vetted session of a context: the session entry this library accepted at an inbound hop,
+ * started (`startSession`/`withSession`), signed for an outbound hop, or was handed through the
+ * hop engine. Only session/context.ts writes it. A session entry in the baggage without this mark
+ * (the global propagator's `extract` called by someone else, user code) is inert: never stamped,
+ * signed or forwarded, because anyone who can reach a port can put one there.
+ */
+export const VETTED_SESSION_KEY = createContextKey('agentops-propagation.vetted-session');
+
 /** What an outbound hop may write: set by the hop from the target policy. */
 export const INJECT_FIELDS_KEY = createContextKey('agentops-propagation.inject-fields');
 

@@ -19,7 +19,7 @@ import { bump } from '../base/state.js';
 import { verifySessionEntry } from '../policy/signing.js';
 import type { TrustMode } from '../policy/trust.js';
 import { ATTR } from '../session/attributes.js';
-import { contextWithSessionEntry, getSessionEntry, sessionRootSpanContext } from '../session/context.js';
+import { baggageSessionEntry, contextWithVettedSession, sessionRootSpanContext, withoutVettedSession } from '../session/context.js';
 import { SESSION_BAGGAGE_KEY, type SessionEntry } from '../session/entry.js';
 import { hopKeyring, hopPropagator } from './propagator.js';
 import type { HopShape, InboundHopOptions, ResolvedInbound } from './types.js';
@@ -52,9 +52,14 @@ function extractWith(propagator: TextMapPropagator, clean: Context, carrier: unk
   return propagator.extract(clean, carrier, getter);
 }
 
-/** The span context that carries no parent: the base without baggage or span (each deletion copies, so only when present). */
+/**
+ * The context that carries no parent: the base without baggage, span or vetted session (each
+ * deletion copies, so only when present). What surrounds the hop (a framework's span, an entry
+ * another instrumentation extracted, the session of the code that called the hop) must not leak
+ * into the decision.
+ */
 function withoutParent(base: Context): Context {
-  let clean = base;
+  let clean = withoutVettedSession(base);
   if (propagation.getBaggage(clean) !== undefined) clean = propagation.deleteBaggage(clean);
   if (trace.getSpan(clean) !== undefined) clean = trace.deleteSpan(clean);
   return clean;
@@ -85,9 +90,12 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
   );
   const callerContext = trace.getSpanContext(extracted);
   const caller = callerContext !== undefined && isSpanContextValid(callerContext) ? callerContext : undefined;
-  let session = getSessionEntry(extracted);
+  let session = baggageSessionEntry(extracted);
 
   const keyring = hopKeyring(options.signing);
+  // Whether the caller's baggage other than the session entry may be kept: only under `trust`,
+  // and with a key only beside a validly signed entry (with or without traceparent).
+  let keepCallerBaggage = true;
   if (keyring !== undefined) {
     if (session !== undefined) {
       const verdict = verifySessionEntry(session, keyring);
@@ -97,8 +105,13 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
         session = undefined;
       }
     }
-    // A valid signature vouches for the caller, wherever it connects from.
-    if (session !== undefined && trust === 'link') trust = 'trust';
+    if (session === undefined) keepCallerBaggage = false;
+    // A valid signature vouches for the session entry, and only where the route opted in does it
+    // vouch for a caller the policy links; the rest of that caller's baggage stays unvouched.
+    else if (trust === 'link' && options.signedUpgrade === true) {
+      trust = 'trust';
+      keepCallerBaggage = false;
+    }
     // A traceparent not backed by a signed entry of its own trace is only linked.
     if (trust === 'trust' && session === undefined && caller !== undefined) trust = 'link';
   }
@@ -110,16 +123,24 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
     return rootDecision(clean, callerLinks, undefined, caller, trust);
   }
 
-  // Trusted: keep the caller's baggage (the session entry among it, re-validated).
+  // Trusted: keep the caller's baggage where allowed (the session entry among it, re-validated).
+  let base = withoutVettedSession(extracted);
+  if (!keepCallerBaggage && propagation.getBaggage(base) !== undefined) {
+    log.debug('caller baggage dropped: it is kept only under trust, and with a key only beside a validly signed session entry');
+    base = propagation.deleteBaggage(base);
+  }
   if (session === undefined) {
-    let ctx = extracted;
-    const bag = propagation.getBaggage(ctx);
-    if (bag?.getEntry(SESSION_BAGGAGE_KEY) !== undefined) ctx = propagation.setBaggage(ctx, bag.removeEntry(SESSION_BAGGAGE_KEY));
+    let ctx = base;
+    const kept = propagation.getBaggage(ctx);
+    if (kept?.getEntry(SESSION_BAGGAGE_KEY) !== undefined) ctx = propagation.setBaggage(ctx, kept.removeEntry(SESSION_BAGGAGE_KEY));
     if (caller === undefined)
       return rootDecision(trace.getSpan(ctx) === undefined ? ctx : trace.deleteSpan(ctx), [], session, caller, trust);
     return childDecision(ctx, caller, [], session, caller, trust, 'parent');
   }
-  const ctx = contextWithSessionEntry(extracted, session);
+  // The entry is vetted from here on, with the sender's signature dropped: hops sign afresh.
+  const { signature: _received, ...fields } = session;
+  session = fields;
+  const ctx = contextWithVettedSession(base, session);
   // Parent only when the caller's span is in the session's trace: a span outside that trace is
   // outside the session, so anything else rejoins.
   if (options.shape !== 'rejoin' && caller !== undefined && caller.traceId === session.sessionId) {

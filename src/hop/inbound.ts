@@ -13,6 +13,7 @@ import {
   type Span,
   type SpanContext,
 } from '@opentelemetry/api';
+import { warnIfNotInitialised } from '../base/init-warning.js';
 import { applyOutcome } from '../base/span-outcome.js';
 import { tracer } from '../base/tracer.js';
 import { ATTR } from '../session/attributes.js';
@@ -64,6 +65,7 @@ function adopt(existing: Span, existingContext: SpanContext, attributes: Attribu
  * SERVER or CONSUMER span (or adopt the one another instrumentation made). Never throws.
  */
 export function startInboundHop<Carrier>(options: InboundHopOptions<Carrier>): InboundHop {
+  warnIfNotInitialised();
   const resolved = options.resolved ?? resolveInbound(options);
   // The hop's own two attributes are set on the span, not merged into a copy of the adapter's.
   const attributes: Attributes = options.attributes ?? {};

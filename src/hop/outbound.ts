@@ -13,21 +13,26 @@ import {
 } from '@opentelemetry/api';
 import { INJECT_FIELDS_KEY, SESSION_PERMIT_KEY, type InjectFields } from '../base/context-keys.js';
 import { guard } from '../base/diag.js';
+import { warnIfNotInitialised } from '../base/init-warning.js';
 import { applyOutcome } from '../base/span-outcome.js';
 import { sharedState } from '../base/state.js';
 import { tracer } from '../base/tracer.js';
 import type { SigningKeyring } from '../policy/signing.js';
-import { contextWithSessionEntry, getSessionEntry } from '../session/context.js';
+import { contextWithSessionEntry, vettedSession } from '../session/context.js';
 import type { SessionEntry } from '../session/entry.js';
 import { hopKeyring, hopPropagator } from './propagator.js';
 import { signedEntry } from './signature-cache.js';
 import type { OutboundHop, OutboundHopOptions } from './types.js';
 
-/** The context an outbound hop injects: the session entry permitted (and signed with a key). */
+/**
+ * The context an outbound hop injects: the vetted session's entry permitted, and signed afresh
+ * with a key (never a signature it received). An entry that is not vetted is inert: the
+ * propagator leaves it out.
+ */
 export function outboundInjectContext(ctx: Context, signing: SigningKeyring | null | undefined, fields?: InjectFields): Context {
   let out = ctx.setValue(SESSION_PERMIT_KEY, true);
   if (fields !== undefined) out = out.setValue(INJECT_FIELDS_KEY, fields);
-  const entry = getSessionEntry(ctx);
+  const entry = vettedSession(ctx);
   if (entry === undefined) return out;
   // A session started in this process is known by its root; an entry that lost it gets it back.
   const known = sharedState().sessions.get(entry.sessionId);
@@ -49,6 +54,7 @@ function injectWith(propagator: TextMapPropagator, ctx: Context, carrier: unknow
  * signed when a key is set) into a carrier the adapter copied. Never throws.
  */
 export function startOutboundHop(options: OutboundHopOptions): OutboundHop {
+  warnIfNotInitialised();
   const base = options.parentContext ?? otelContext.active();
   const span =
     options.startSpan === false

@@ -40,6 +40,11 @@ export interface InboundHopOptions<Carrier> {
   shape?: ShapeMode;
   /** Keyring verifying signed entries; undefined = the one from `init`, null = none. */
   signing?: SigningKeyring | null;
+  /**
+   * Let a validly signed session entry upgrade `link` to `trust` for this input (default false).
+   * The signature vouches for the session entry only: the caller's other baggage is dropped.
+   */
+  signedUpgrade?: boolean;
   /** A span another instrumentation already started for this input; adopted when trusted. */
   existingSpan?: Span;
   /** Extra links for the span (for example one per message of a batch). */
@@ -85,7 +90,7 @@ export interface ResolvedInbound {
   root: boolean;
   /** Links the span should carry. */
   links: Link[];
-  /** The accepted session entry. */
+  /** The accepted session entry (vetted; the sender's signature is not kept). */
   session: SessionEntry | undefined;
   /** The caller's span context, when valid. */
   caller: SpanContext | undefined;

@@ -4,16 +4,8 @@
  * semantic conventions, and its end when the response finishes or the connection closes. The
  * adapters add only how their framework runs handlers in the hop's context.
  */
-import {
-  context as otelContext,
-  trace,
-  SpanKind,
-  SpanStatusCode,
-  type Attributes,
-  type Context,
-  type Span,
-  type TextMapPropagator,
-} from '@opentelemetry/api';
+import { context as otelContext, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Attributes, Context, Span, TextMapPropagator } from '@opentelemetry/api';
 import { getRPCMetadata, RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { incomingHeaderGetter } from '../carriers/http.js';
@@ -23,7 +15,15 @@ import { type HopOutcome, type InboundHop, type InboundHopOptions } from '../hop
 import { serverRequestAttributes, serverSpanName, statusErrorType } from './semconv.js';
 import { isInternalAddress } from './network.js';
 import { recordException } from '../base/span-outcome.js';
-import { booleanOption, keyringOption, optionsObject, propagatorOption, shapeOption, trustOption } from '../policy/options.js';
+import {
+  booleanOption,
+  keyringOption,
+  optionsObject,
+  propagatorOption,
+  shapeOption,
+  signedUpgradeOption,
+  trustOption,
+} from '../policy/options.js';
 import type { SigningKeyOption, SigningKeyring } from '../policy/signing.js';
 import { resolveShape, resolveTrust, type ShapeOption, type TrustMode, type TrustOption } from '../policy/trust.js';
 
@@ -33,8 +33,10 @@ export interface HttpServerOptions<Request> {
   trust?: TrustOption<Request>;
   /** Shape for trusted callers: 'parent' (default) or 'rejoin', or a function of the request. */
   shape?: ShapeOption<Request>;
-  /** Key verifying signed session entries (a valid one trusts any caller); undefined = the one from `init`, null = none. */
+  /** Key verifying signed session entries; undefined = the one from `init`, null = none. With a key, only a validly signed entry is accepted, and caller baggage only beside one. */
   signingKey?: SigningKeyOption | SigningKeyring | null;
+  /** On routes whose trust is `link`: a validly signed session entry joins its session (the caller's other baggage is still dropped). Default false. */
+  signedUpgrade?: boolean;
   /** Adopt the server span of instrumentation-http or @fastify/otel instead of starting a second one (default true). */
   adoptExistingSpan?: boolean;
   /** Propagator to extract with (default: the library's). */
@@ -49,6 +51,8 @@ export interface HttpServerConfig<Request> {
   shape: ShapeOption<Request> | undefined;
   /** Keyring for signed entries; undefined = the one from `init`, null = none. */
   signing: SigningKeyring | null | undefined;
+  /** Whether a valid signature upgrades `link` to `trust`. */
+  signedUpgrade: boolean;
   /** Whether to adopt an existing server span. */
   adopt: boolean;
   /** Propagator to extract with. */
@@ -69,6 +73,8 @@ export interface HttpServerHopInput<Request> {
   trust?: TrustOption<Request>;
   /** Shape for this route, overriding the adapter-wide option. */
   shape?: ShapeOption<Request>;
+  /** `signedUpgrade` for this route, overriding the adapter-wide option. */
+  signedUpgrade?: boolean;
 }
 
 /** A running inbound HTTP hop. */
@@ -94,6 +100,7 @@ export function resolveHttpServerOptions<Request>(
     trust: trustOption<Request>(o.trust, `${where} trust`),
     shape: shapeOption<Request>(o.shape, `${where} shape`),
     signing: keyringOption(o.signingKey, `${where} signingKey`),
+    signedUpgrade: signedUpgradeOption(o.signedUpgrade, `${where} signedUpgrade`),
     adopt: booleanOption(o.adoptExistingSpan, `${where} adoptExistingSpan`, true),
     propagator: propagatorOption(o.propagator, `${where} propagator`, 'extract'),
   };
@@ -149,6 +156,7 @@ export function startHttpServerHop<Request>(
       shape,
     };
     if (config.signing !== undefined) options.signing = config.signing;
+    if (input.signedUpgrade ?? config.signedUpgrade) options.signedUpgrade = true;
     if (config.propagator !== undefined) options.propagator = config.propagator;
     if (config.adopt) {
       const existingSpan = findServerSpan(active);

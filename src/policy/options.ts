@@ -4,6 +4,7 @@
  * never validates again.
  */
 import type { TextMapPropagator } from '@opentelemetry/api';
+import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import { configError } from './config-error.js';
 import { createKeyring, type SigningKeyOption, type SigningKeyring } from './signing.js';
 import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from './trust.js';
@@ -35,6 +36,24 @@ export function countOption(value: unknown, where: string, fallback: number): nu
   return value;
 }
 
+/** A positive integer option (a count or a duration in ms), `fallback` when unset. */
+export function positiveIntegerOption(value: unknown, where: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) configError(where, 'must be a positive integer');
+  return value;
+}
+
+/**
+ * A positive integer from an environment variable (unset or empty: `fallback`). A value that is
+ * set and not a positive integer throws, naming the variable: a typo in the deployment should
+ * fail at startup, not quietly run with the default.
+ */
+export function envPositiveInteger(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.trim());
+  return positiveIntegerOption(Number.isFinite(value) ? value : raw, name, fallback);
+}
+
 /** One of `allowed`, `fallback` when unset. */
 export function enumOption<T extends string>(value: unknown, where: string, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
@@ -51,6 +70,15 @@ export function keyringOption(value: unknown, where: string): SigningKeyring | n
   return createKeyring(value as SigningKeyOption | SigningKeyring, where);
 }
 
+/**
+ * A `signedUpgrade` option (default `fallback`, false at the top level): whether a validly signed
+ * session entry upgrades `link` to `trust` on this route, topic or queue. Off by default because
+ * a signature vouches for the session entry only, and a captured entry replays until it expires.
+ */
+export function signedUpgradeOption(value: unknown, where: string, fallback = false): boolean {
+  return booleanOption(value, where, fallback);
+}
+
 /** A `propagator` option: a TextMapPropagator, or undefined for the library's. */
 export function propagatorOption(value: unknown, where: string, method: 'inject' | 'extract'): TextMapPropagator | undefined {
   if (value === undefined) return undefined;
@@ -58,6 +86,15 @@ export function propagatorOption(value: unknown, where: string, method: 'inject'
     configError(where, 'must be a TextMapPropagator');
   }
   return value as TextMapPropagator;
+}
+
+/** A `sampler` option: an OpenTelemetry Sampler, or undefined for the provider's (OTEL_TRACES_SAMPLER). */
+export function samplerOption(value: unknown, where: string): Sampler | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || typeof (value as Record<string, unknown>).shouldSample !== 'function') {
+    configError(where, 'must be a Sampler (an object with shouldSample)');
+  }
+  return value as Sampler;
 }
 
 /** A `trust` option: a mode or a function of the input. */

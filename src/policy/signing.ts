@@ -12,7 +12,11 @@ export interface SigningKeyConfig {
   keys: Record<string, SigningSecret>;
   /** Id of the key that signs outbound entries. */
   activeKeyId: string;
-  /** Lifetime of a signature in seconds (default 86400: long enough for delayed jobs). */
+  /**
+   * Lifetime of a signature in seconds (default 86400: delayed and retried jobs and lagging
+   * consumers keep their session). Inbound, an expiry later than now + this lifetime + 5 minutes
+   * of clock skew is refused, whichever key of the ring signed it.
+   */
   ttlSeconds?: number;
 }
 
@@ -27,7 +31,7 @@ export interface SigningKeyring {
 }
 
 /** Why an inbound entry was accepted or refused. */
-export type SignatureVerdict = 'valid' | 'unsigned' | 'malformed' | 'unknown-key' | 'expired' | 'forged';
+export type SignatureVerdict = 'valid' | 'unsigned' | 'malformed' | 'unknown-key' | 'expired' | 'beyond-lifetime' | 'forged';
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,16}$/;
 const DEFAULT_KEY_ID = 'k0';
@@ -37,6 +41,8 @@ const MIN_SECRET_BYTES = 16;
 const DEFAULT_TTL_SECONDS = 86_400;
 /** Clock skew tolerated between services, in seconds. */
 const MAX_SKEW_SECONDS = 300;
+/** An expiry in seconds: decimal without leading zeros, at most 12 digits. */
+const CANONICAL_EXPIRY = /^[1-9][0-9]{0,11}$/;
 
 function secretBytes(secret: unknown, where: string): Buffer {
   let bytes: Buffer;
@@ -85,7 +91,10 @@ function isKeyring(value: unknown): value is SigningKeyring {
 }
 
 function mac(secret: Buffer, keyId: string, expiry: number, entry: SessionEntry): Buffer {
-  // Everything a rejoining hop relies on is covered, so a tampered root span id fails too.
+  // Everything a rejoining hop relies on is covered, so a tampered root span id fails too. Only
+  // the decoded session fields: no audience, no traceparent, so an entry passed on by a service
+  // in another language stays verifiable. The price: whoever saw an entry can replay it, until
+  // it expires, to any service that trusts the key (docs/http.md, "Signed sessions").
   const flags = entry.traceFlags === undefined ? '' : String(entry.traceFlags);
   const input = `${VERSION}|${keyId}|${expiry}|${entry.sessionId}|${entry.rootSpanId ?? ''}|${flags}`;
   return createHmac('sha256', secret).update(input).digest();
@@ -109,7 +118,9 @@ export function verifySessionEntry(
   const parts = sig.split('.');
   if (parts.length !== 4 || parts[0] !== VERSION) return 'malformed';
   const [, keyId, expiryText, macText] = parts as [string, string, string, string];
-  if (!/^[0-9]{1,12}$/.test(expiryText) || !/^[A-Za-z0-9_-]{43}$/.test(macText)) return 'malformed';
+  // Canonical decimal only: `001796537930` would verify like `1796537930` (the MAC covers the
+  // number), giving one signature several spellings.
+  if (!CANONICAL_EXPIRY.test(expiryText) || !/^[A-Za-z0-9_-]{43}$/.test(macText)) return 'malformed';
   const secret = keyring.keys.get(keyId);
   if (secret === undefined) return 'unknown-key';
   const expiry = Number(expiryText);
@@ -120,5 +131,8 @@ export function verifySessionEntry(
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'forged';
   // Checked after the MAC so that an attacker learns nothing from the expiry verdict.
   if (expiry + MAX_SKEW_SECONDS < nowSeconds) return 'expired';
+  // No signer of this deployment issues more than a lifetime ahead: a far expiry (a key of the
+  // ring misused, a signer with a wrong clock) would make the entry replayable for years.
+  if (expiry > nowSeconds + keyring.ttlSeconds + MAX_SKEW_SECONDS) return 'beyond-lifetime';
   return 'valid';
 }

@@ -3,7 +3,8 @@
  * session entry as the codec's reserved member (validated, last to go to the limits) and the
  * permit rule: the session entry is written only where one of this library's hops (which apply
  * the target policy) or the user allowed it, because other libraries' instrumentations call the
- * global propagator for any destination.
+ * global propagator for any destination; and only the vetted session's entry (session/context.ts),
+ * so that an entry someone else extracted into the context is never forwarded.
  */
 import {
   baggageEntryMetadataFromString,
@@ -16,13 +17,14 @@ import {
 } from '@opentelemetry/api';
 import { BoundedCache } from '../base/bounded-cache.js';
 import { SESSION_PERMIT_KEY } from '../base/context-keys.js';
-import { log } from '../base/diag.js';
+import { guard, log } from '../base/diag.js';
 import { bump, sharedState } from '../base/state.js';
 import { parseBaggage, serializeBaggage, type BaggageItem } from '../propagation/baggage.js';
 import { readHeaderValue } from '../propagation/carrier-values.js';
 import type { PropagationLimits } from '../propagation/limits.js';
 import { OrderedBaggage } from '../propagation/ordered-baggage.js';
-import { SESSION_BAGGAGE_KEY, SESSION_MEMBER } from '../session/entry.js';
+import { vettedSession } from '../session/context.js';
+import { formatSessionEntryMetadata, SESSION_BAGGAGE_KEY, SESSION_MEMBER } from '../session/entry.js';
 import { BAGGAGE, readField, writeField } from './fields.js';
 
 /**
@@ -40,7 +42,7 @@ interface ParsedHeader {
   examinedMembers: number;
 }
 
-/** Serialized baggage of one Baggage object: without and with the session permit. */
+/** Serialized baggage of one Baggage object: without and with its session entry. */
 type SerializedBaggage = [string | undefined, string | undefined];
 
 function memberCount(header: string): number {
@@ -58,6 +60,12 @@ function metadataText(entry: BaggageEntry): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The vetted session's entry properties, or undefined outside a vetted session. */
+function vettedSessionMetadata(context: Context): string | undefined {
+  const vetted = vettedSession(context);
+  return vetted === undefined ? undefined : formatSessionEntryMetadata(vetted);
 }
 
 /** W3C Baggage carrying the session entry under the permit rule. */
@@ -82,28 +90,43 @@ export class SessionBaggage {
     return context.getValue(SESSION_PERMIT_KEY) === true || this.alwaysInjectSession || sharedState().globalSessionBaggage === true;
   }
 
+  /**
+   * The session entry's properties to write: the vetted session's (never what else the baggage
+   * says, so a received signature does not go on), only where permitted; undefined: left out.
+   */
+  private sessionMetadata(context: Context): string | undefined {
+    if (!this.sessionPermitted(context)) return undefined;
+    return guard('reading the session failed; the session entry is left out', undefined, vettedSessionMetadata, context);
+  }
+
   inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
     const baggage = propagation.getBaggage(context);
     if (baggage === undefined) return;
-    const permit = this.sessionPermitted(context);
-    const slot = permit ? 1 : 0;
+    const session = this.sessionMetadata(context);
+    const slot = session === undefined ? 0 : 1;
     const known = this.serialized.get(baggage)?.[slot];
-    if (known !== undefined) {
+    // Slot 1 holds the output whose session properties are the Baggage's own: it fits only a
+    // context whose vetted entry has those same properties (contextWithSessionEntry keeps them so).
+    if (known !== undefined && (slot === 0 || metadataText(baggage.getEntry(SESSION_BAGGAGE_KEY)!) === (session || undefined))) {
       if (known.length > 0) writeField(setter, carrier, BAGGAGE, known);
       return;
     }
+    let cacheable = true;
     const items: BaggageItem[] = [];
     for (const [key, entry] of baggage.getAllEntries()) {
-      if (key === SESSION_BAGGAGE_KEY && !permit) continue;
       if (typeof entry !== 'object' || entry === null || typeof entry.value !== 'string') continue;
       const item: BaggageItem = { key, value: entry.value };
       const metadata = metadataText(entry);
-      if (metadata !== undefined) item.metadata = metadata;
+      if (key === SESSION_BAGGAGE_KEY) {
+        if (session === undefined) continue;
+        if (session.length > 0) item.metadata = session;
+        if (metadata !== (session || undefined)) cacheable = false;
+      } else if (metadata !== undefined) item.metadata = metadata;
       items.push(item);
     }
     const header = serializeBaggage(items, this.limits, SESSION_MEMBER);
     // Values are percent-encoded and properties hold no ',': one more member than commas.
-    if (memberCount(header) === items.length) {
+    if (cacheable && memberCount(header) === items.length) {
       const cached = this.serialized.get(baggage) ?? [undefined, undefined];
       cached[slot] = header;
       this.serialized.set(baggage, cached);

@@ -16,6 +16,7 @@ import type { B3Propagator } from '@opentelemetry/propagator-b3';
 import { INJECT_FIELDS_KEY, type InjectFields } from '../base/context-keys.js';
 import { guard } from '../base/diag.js';
 import { resolveLimits, type PropagationLimits } from '../propagation/limits.js';
+import { baggageSessionEntry, contextWithVettedSession } from '../session/context.js';
 import { b3Reader, b3Writer, extractB3, injectB3 } from './b3.js';
 import { BAGGAGE, TRACEPARENT, TRACESTATE } from './fields.js';
 import { SessionBaggage } from './session-baggage.js';
@@ -31,6 +32,18 @@ export interface SessionPropagatorOptions {
   limits?: Partial<PropagationLimits>;
   /** Write the session baggage entry on every inject, not only where a hop granted the permit. Default false. */
   alwaysInjectSession?: boolean;
+  /**
+   * Treat the session entry `extract` delivers as vetted (its signature dropped, none checked),
+   * so that spans started from it by other instrumentations are stamped. Default false: only for
+   * processes with no public ingress; `init({ vetGlobalExtract })` sets it.
+   */
+  vetExtractedSession?: boolean;
+}
+
+/** `context` with the session entry of its baggage vetted, when it has one. */
+function vetExtracted(context: Context): Context {
+  const entry = baggageSessionEntry(context);
+  return entry === undefined ? context : contextWithVettedSession(context, entry);
 }
 
 /** Which fields the hop allows (the context's INJECT_FIELDS_KEY value); anything but an explicit `false` allows. */
@@ -57,6 +70,7 @@ export class SessionPropagator implements TextMapPropagator {
   private readonly b3Reader: B3Propagator | undefined;
   private readonly b3Writer: B3Propagator | undefined;
   private readonly fieldNames: readonly string[];
+  private readonly vetExtractedSession: boolean;
 
   constructor(options: SessionPropagatorOptions = {}) {
     const o: SessionPropagatorOptions = typeof options === 'object' && options !== null ? options : {};
@@ -64,6 +78,7 @@ export class SessionPropagator implements TextMapPropagator {
     this.baggage = new SessionBaggage(this.limits, o.alwaysInjectSession === true);
     this.b3Reader = o.b3Extract === false ? undefined : b3Reader();
     this.b3Writer = o.b3Inject === 'single' || o.b3Inject === 'multi' ? b3Writer(o.b3Inject) : undefined;
+    this.vetExtractedSession = o.vetExtractedSession === true;
     this.fieldNames = Object.freeze([TRACEPARENT, TRACESTATE, BAGGAGE, ...(this.b3Writer?.fields() ?? [])]);
   }
 
@@ -93,7 +108,9 @@ export class SessionPropagator implements TextMapPropagator {
     if (ctx === undefined && this.b3Reader !== undefined)
       ctx = guard('B3 extract failed; continuing without it', undefined, extractB3, this.b3Reader, context, carrier, getter);
     const base = ctx ?? context;
-    return guard('baggage extract failed; continuing without it', base, extractBaggage, this.baggage, base, carrier, getter);
+    const extracted = guard('baggage extract failed; continuing without it', base, extractBaggage, this.baggage, base, carrier, getter);
+    if (!this.vetExtractedSession) return extracted;
+    return guard('vetting the extracted session failed; continuing without it', extracted, vetExtracted, extracted);
   }
 
   fields(): string[] {

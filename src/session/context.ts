@@ -1,7 +1,7 @@
 /**
  * A session in a Context: the session entry in the baggage (with the inbound-flags slot that
- * keeps the W3C random bit), and the span context of the session's root that rejoining hops
- * parent under.
+ * keeps the W3C random bit), the vetting mark that makes it the context's session, and the span
+ * context of the session's root that rejoining hops parent under.
  */
 import {
   baggageEntryMetadataFromString,
@@ -11,14 +11,29 @@ import {
   type Context,
   type SpanContext,
 } from '@opentelemetry/api';
-import { INBOUND_FLAGS_KEY, type InboundFlags } from '../base/context-keys.js';
+import { INBOUND_FLAGS_KEY, VETTED_SESSION_KEY, type InboundFlags } from '../base/context-keys.js';
+import { log } from '../base/diag.js';
 import { randomHexId } from '../base/ids.js';
-import { formatSessionEntryMetadata, isValidSessionId, parseSessionEntry, SESSION_BAGGAGE_KEY, type SessionEntry } from './entry.js';
+import {
+  formatSessionEntryMetadata,
+  isValidSessionId,
+  isValidSpanId,
+  parseSessionEntry,
+  SESSION_BAGGAGE_KEY,
+  type SessionEntry,
+} from './entry.js';
+
+/** Same session fields (the signature included: an outbound hop's context carries its own). */
+function sameEntry(a: SessionEntry, b: SessionEntry): boolean {
+  return a.sessionId === b.sessionId && a.rootSpanId === b.rootSpanId && a.traceFlags === b.traceFlags && a.signature === b.signature;
+}
 
 /**
- * Builds a context in which `entry` is the session: its baggage entry is set (other entries of
- * `base` are kept) and the inbound-flags slot carries the session's flags so that outbound
- * traceparents keep the W3C random bit.
+ * Builds a context in which `entry` is the vetted session: its baggage entry is set (other
+ * entries of `base` are kept), the vetting mark holds it, and the inbound-flags slot carries the
+ * session's flags so that outbound traceparents keep the W3C random bit. The one writer of the
+ * mark: callers are the library's own paths (startSession/withSession, an accepted inbound hop,
+ * an outbound hop's freshly signed entry) and {@link contextWithVettedSession}.
  */
 export function contextWithSessionEntry(base: Context, entry: SessionEntry): Context {
   const metadata = formatSessionEntryMetadata(entry);
@@ -34,6 +49,8 @@ export function contextWithSessionEntry(base: Context, entry: SessionEntry): Con
     });
     ctx = propagation.setBaggage(base, baggage);
   }
+  const vetted = ctx.getValue(VETTED_SESSION_KEY) as SessionEntry | undefined;
+  if (vetted === undefined || !sameEntry(vetted, entry)) ctx = ctx.setValue(VETTED_SESSION_KEY, Object.freeze({ ...entry }));
   if (entry.traceFlags !== undefined) {
     // Usually already there, from the traceparent of the same trace: each set copies the context.
     const present = ctx.getValue(INBOUND_FLAGS_KEY) as InboundFlags | undefined;
@@ -45,17 +62,77 @@ export function contextWithSessionEntry(base: Context, entry: SessionEntry): Con
   return ctx;
 }
 
-/** The validated session entry of a context's baggage, or undefined. */
-export function getSessionEntry(ctx: Context = otelContext.active()): SessionEntry | undefined {
+/**
+ * A context in which `entry`, received from elsewhere and vouched for by the caller (an accepted
+ * inbound hop, an adapter author through the hop engine), is the vetted session. Only the
+ * session fields are kept: a received signature is never carried on (outbound hops sign afresh),
+ * and malformed fields are dropped as the parser would. An entry without a valid session id
+ * leaves `base` as it is.
+ */
+export function contextWithVettedSession(base: Context, entry: SessionEntry): Context {
+  if (typeof entry !== 'object' || entry === null || !isValidSessionId(entry.sessionId)) {
+    log.warn('contextWithVettedSession: not a session entry (sessionId must be 32 lowercase hex, not all zeros); context unchanged');
+    return base;
+  }
+  const fields: SessionEntry = { sessionId: entry.sessionId };
+  if (isValidSpanId(entry.rootSpanId)) fields.rootSpanId = entry.rootSpanId;
+  const flags = entry.traceFlags;
+  if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 0xff) fields.traceFlags = flags;
+  return contextWithSessionEntry(base, fields);
+}
+
+/** `ctx` without a vetting mark (a hop deciding afresh must not inherit the surrounding session's). */
+export function withoutVettedSession(ctx: Context): Context {
+  return ctx.getValue(VETTED_SESSION_KEY) === undefined ? ctx : ctx.deleteValue(VETTED_SESSION_KEY);
+}
+
+/**
+ * The session entry in a context's baggage, validated, whoever put it there: what an inbound hop
+ * extracted and is about to decide on. Nothing else may act on it; see {@link getSessionEntry}.
+ */
+export function baggageSessionEntry(ctx: Context): SessionEntry | undefined {
   const entry = propagation.getBaggage(ctx)?.getEntry(SESSION_BAGGAGE_KEY);
   if (entry === undefined) return undefined;
   return parseSessionEntry(entry.value, entry.metadata?.toString());
 }
 
-/** The session id of a context (default: the active one), validated; undefined outside sessions. */
-export function getSessionId(ctx: Context = otelContext.active()): string | undefined {
+let unvettedReported = false;
+
+/** Says once per process why an entry is ignored: per request it would flood the log. */
+function reportUnvetted(): void {
+  if (unvettedReported) return;
+  unvettedReported = true;
+  log.warn(
+    "a session entry in the context was not vetted by this library (it came from the global propagator's extract called by " +
+      'another instrumentation, or from user code; not from an inbound hop, startSession/withSession or the hop engine): it is ' +
+      'ignored, neither stamped on spans nor signed nor forwarded. A process with no public ingress can opt in with ' +
+      'init({ vetGlobalExtract: true }). Reported once.',
+  );
+}
+
+/**
+ * The vetted session of a context: the vetting mark, when the baggage still carries that
+ * session's entry (user code that removed or replaced the entry left the session). A session
+ * entry without the mark is inert, and reported once.
+ */
+export function vettedSession(ctx: Context): SessionEntry | undefined {
   const value = propagation.getBaggage(ctx)?.getEntry(SESSION_BAGGAGE_KEY)?.value;
-  return isValidSessionId(value) ? value : undefined;
+  if (value === undefined) return undefined;
+  const vetted = ctx.getValue(VETTED_SESSION_KEY) as SessionEntry | undefined;
+  if (typeof vetted === 'object' && vetted !== null && vetted.sessionId === value) return vetted;
+  if (isValidSessionId(value)) reportUnvetted();
+  return undefined;
+}
+
+/** The vetted session entry of a context (default: the active one), or undefined; see {@link vettedSession}. */
+export function getSessionEntry(ctx: Context = otelContext.active()): SessionEntry | undefined {
+  const vetted = vettedSession(ctx);
+  return vetted === undefined ? undefined : { ...vetted };
+}
+
+/** The vetted session id of a context (default: the active one); undefined outside sessions. */
+export function getSessionId(ctx: Context = otelContext.active()): string | undefined {
+  return vettedSession(ctx)?.sessionId;
 }
 
 /**

@@ -23,7 +23,7 @@ export function isValidSessionId(value: unknown): value is string {
 }
 
 /** A W3C span id: 16 lowercase hex characters, not all zeros. */
-function isValidSpanId(value: unknown): value is string {
+export function isValidSpanId(value: unknown): value is string {
   return typeof value === 'string' && value.length === 16 && HEX16.test(value) && value !== ZERO16;
 }
 

@@ -1,7 +1,7 @@
 import { propagation, type Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR } from './attributes.js';
-import { getSessionId } from './context.js';
+import { vettedSession } from './context.js';
 import { sharedState } from '../base/state.js';
 
 /** Options of `SessionSpanProcessor`. */
@@ -15,9 +15,11 @@ const SESSION_PROCESSOR_MARK = Symbol.for('agentops-propagation.session-span-pro
 
 /**
  * Stamps `session.id` and `agentops.session.id` on every span that starts inside a session,
- * whoever starts it. "Inside" means the parent context carries the session baggage entry AND the
- * span belongs to the session's trace: AgentOps groups sessions by trace id, so a span in another
- * trace is not in the session whatever baggage rode along (a forged entry cannot stamp it).
+ * whoever starts it. "Inside" means the parent context carries a vetted session (one this library
+ * accepted, started or was handed through the hop engine: a raw entry another instrumentation's
+ * extract put there is inert) AND the span belongs to the session's trace: AgentOps groups
+ * sessions by trace id, so a span in another trace is not in the session whatever baggage rode
+ * along (a forged entry cannot stamp it).
  */
 export class SessionSpanProcessor implements SpanProcessor {
   readonly [SESSION_PROCESSOR_MARK] = true;
@@ -29,7 +31,7 @@ export class SessionSpanProcessor implements SpanProcessor {
   }
 
   onStart(span: Span, parentContext: Context): void {
-    const sessionId = getSessionId(parentContext);
+    const sessionId = vettedSession(parentContext)?.sessionId;
     if (sessionId === undefined || span.spanContext().traceId !== sessionId) return;
     const existing = (span as unknown as ReadableSpan).attributes;
     // Another tool's session.id (Langfuse, OpenLLMetry) wins: we never overwrite it.

@@ -11,6 +11,7 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import { log } from '../base/diag.js';
+import { warnIfNotInitialised } from '../base/init-warning.js';
 import { randomHexId } from '../base/ids.js';
 import { sharedState } from '../base/state.js';
 import { tracer } from '../base/tracer.js';
@@ -52,6 +53,7 @@ const RANDOM_TRACE_FLAG = 0x02;
  * at the call if any. The root is not activated: use `withSession` to run work inside it.
  */
 export function startSession(options: StartSessionOptions = {}): Session {
+  warnIfNotInitialised();
   const active = otelContext.active();
   const caller = trace.getSpanContext(active);
   const links: Link[] = caller !== undefined && isSpanContextValid(caller) ? [{ context: caller }] : [];
@@ -106,8 +108,10 @@ export function startSession(options: StartSessionOptions = {}): Session {
 export function sessionContext(sessionOrId: Session | string, base: Context = otelContext.active()): Context | undefined {
   if (typeof sessionOrId === 'object' && sessionOrId !== null && isValidSessionId((sessionOrId as Session).id)) {
     const session = sessionOrId as Session;
-    const entry = getSessionEntry(session.context)!;
-    return contextWithSessionEntry(trace.setSpan(base, session.span), entry);
+    const entry = getSessionEntry(session.context);
+    if (entry?.sessionId === session.id) return contextWithSessionEntry(trace.setSpan(base, session.span), entry);
+    // Not a context startSession made: the session is taken by its id.
+    sessionOrId = session.id;
   }
   if (!isValidSessionId(sessionOrId)) {
     log.warn('withSession: not a session or a session id (32 lowercase hex, not all zeros); running outside any session');
@@ -123,6 +127,7 @@ export function sessionContext(sessionOrId: Session | string, base: Context = ot
 
 /** Runs `fn` inside the session (its trace and its baggage entry) and returns what `fn` returns. */
 export function withSession<T>(sessionOrId: Session | string, fn: () => T): T {
+  warnIfNotInitialised();
   const ctx = sessionContext(sessionOrId);
   return ctx === undefined ? fn() : otelContext.with(ctx, fn);
 }

@@ -3,7 +3,7 @@
 // queue for interop. Same real Redis, same assertions as for BullMQ 5.
 
 import { createRequire } from 'node:module';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { FlowProducer as FlowProducer5 } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel2';
@@ -18,10 +18,11 @@ import {
   type RedisOptions,
   type WorkerOptions,
 } from 'bullmq6';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { ATTEMPT_ATTRIBUTE, instrumentFlowProducer, sessionTelemetry, type SessionTelemetryOptions } from '../../adapters/bullmq/index.js';
 import { getSessionId, startSession, withSession } from '../../src/index.js';
 import { sharedState } from '../../src/base/state.js';
+import { sessionPropagator } from '../../src/propagator/session-propagator.js';
 import { parentSpanId, useTracing } from '../helpers/otel.js';
 import { captureDiag, connection, OpenedBullMQ, processSpans, uniqueQueueName, waitFor, type DiagCapture } from './helpers.js';
 
@@ -531,7 +532,14 @@ describe('interop with bullmq-otel 2', () => {
     expect(parentSpanId(processSpans(t.spans(), name)[0]!)).toBe(spanId(t.one(`add ${name}.job`)));
   });
 
-  it('our producer -> bullmq-otel 2 worker: one trace, and the session (it extracts our baggage)', async () => {
+  it('our producer -> bullmq-otel 2 worker: one trace; the session only where the worker vets its global extract (issue 13)', async () => {
+    // What init({ vetGlobalExtract: true }) registers; without it bullmq-otel's extract is not vetted (test/bullmq/interop.test.ts).
+    propagation.disable();
+    propagation.setGlobalPropagator(sessionPropagator({ vetExtractedSession: true }));
+    onTestFinished(() => {
+      propagation.disable();
+      propagation.setGlobalPropagator(sessionPropagator());
+    });
     const name = uniqueQueueName('v6');
     const session = startSession();
     await withSession(session, () => bull.queue(name, { telemetry: telemetry6() }).add('job', {}));

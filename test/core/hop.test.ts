@@ -205,9 +205,14 @@ describe('inbound hop: trust and shape', () => {
 });
 
 describe('inbound hop: signing', () => {
-  it('a valid signature makes a link-mode caller trusted', () => {
+  it('a valid signature leaves a link-mode caller linked unless the hop opts in (issue 13)', () => {
     const session = startSession();
-    const hop = inbound(upstreamHeaders(session, keyring), { trust: 'link', signing: keyring });
+    const linked = inbound(upstreamHeaders(session, keyring), { trust: 'link', signing: keyring });
+    linked.end();
+    expect(linked.trust).toBe('link');
+    expect(linked.sessionId).toBeUndefined();
+    t.reset();
+    const hop = inbound(upstreamHeaders(session, keyring), { trust: 'link', signing: keyring, signedUpgrade: true });
     hop.end();
     session.end();
     expect(hop.trust).toBe('trust');

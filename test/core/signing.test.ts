@@ -51,6 +51,32 @@ describe('signing', () => {
     expect(verifySessionEntry({ ...entry, ...(signature ? { signature } : {}) }, ring)).toBe(verdict);
   });
 
+  it('defect 4 (issue 13): an expiry with leading zeros is refused, though its MAC matches the number', () => {
+    const now = 1_800_000_000;
+    const signature = signSessionEntry(entry, ring, now);
+    const [version, kid, expiry, mac] = signature.split('.') as [string, string, string, string];
+    expect(verifySessionEntry({ ...entry, signature }, ring, now)).toBe('valid');
+    expect(verifySessionEntry({ ...entry, signature: `${version}.${kid}.00${expiry}.${mac}` }, ring, now)).toBe('malformed');
+    expect(verifySessionEntry({ ...entry, signature: `${version}.${kid}.0.${mac}` }, ring, now)).toBe('malformed');
+  });
+
+  it('defect 4 (issue 13): an expiry beyond now + lifetime + 5 min skew is refused, even signed with a key of the ring', () => {
+    const now = 1_800_000_000;
+    // A key of the ring used by a signer with a ten-year lifetime (or a wrong clock).
+    const longLived = createKeyring({ keys: { a: 'first-secret-0123456789' }, activeKeyId: 'a', ttlSeconds: 10 * 365 * 86_400 });
+    const yearsAhead = signSessionEntry(entry, longLived, now);
+    expect(verifySessionEntry({ ...entry, signature: yearsAhead }, ring, now)).toBe('beyond-lifetime');
+    // The verifier's own lifetime (60 s here) plus the skew is the bound, to the second.
+    const atBound = createKeyring({ keys: { a: 'first-secret-0123456789' }, activeKeyId: 'a', ttlSeconds: 60 + 300 });
+    expect(verifySessionEntry({ ...entry, signature: signSessionEntry(entry, atBound, now) }, ring, now)).toBe('valid');
+    expect(verifySessionEntry({ ...entry, signature: signSessionEntry(entry, atBound, now + 1) }, ring, now)).toBe('beyond-lifetime');
+    // The default lifetime stays a day: a day-old signer's entry is still good at the last second.
+    const daily = createKeyring('first-secret-0123456789');
+    expect(daily.ttlSeconds).toBe(86_400);
+    const signed = signSessionEntry(entry, daily, now);
+    expect(verifySessionEntry({ ...entry, signature: signed }, daily, now + 86_400)).toBe('valid');
+  });
+
   it('rejects bad configuration with clear errors', () => {
     expect(() => createKeyring('short')).toThrow(/at least 16 bytes/);
     expect(() => createKeyring({ keys: { a: 'first-secret-0123456789' }, activeKeyId: 'b' })).toThrow(/not among the keys/);

@@ -325,10 +325,14 @@ describe.each(SERVER_ADAPTERS)('$name', (adapter) => {
   describe('signed session entries', () => {
     const linkWithKey = { options: { trust: 'link' as const, signingKey: keyring }, routes };
 
-    it('a valid signature makes a caller the policy links trusted; unsigned, it stays linked', async () => {
+    it('a valid signature joins a caller the policy links only with signedUpgrade; unsigned, it stays linked (issue 13)', async () => {
       const signed = caller(keyring);
       const unsigned = caller();
       await withServer(adapter.start(linkWithKey), async (verifying) => {
+        expect((await request(verifying, '/items/1', signed.headers)).body.session).toBeNull();
+      });
+      const upgrading = { options: { ...linkWithKey.options, signedUpgrade: true }, routes };
+      await withServer(adapter.start(upgrading), async (verifying) => {
         expect((await request(verifying, '/items/1', signed.headers)).body.session).toBe(signed.id);
         expect((await request(verifying, '/items/1', unsigned.headers)).body.session).toBeNull();
       });

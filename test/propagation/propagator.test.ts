@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { INBOUND_FLAGS_KEY, INJECT_FIELDS_KEY, SESSION_PERMIT_KEY } from '../../src/base/context-keys.js';
 import { sessionPropagator, SessionPropagator } from '../../src/propagator/session-propagator.js';
 import { TraceState } from '../../src/propagation/tracestate.js';
+import { contextWithVettedSession } from '../../src/session/context.js';
 import { SESSION_BAGGAGE_KEY } from '../../src/session/entry.js';
 import { sharedState } from '../../src/base/state.js';
 
@@ -247,7 +248,9 @@ describe('inject: baggage and the session permit', () => {
     user: { value: 'Amélie' },
     empty: { value: '' },
   });
-  const withBag = propagation.setBaggage(ROOT_CONTEXT, bag);
+  /** The same baggage as another instrumentation's extract or user code leaves it: not vetted. */
+  const unvetted = propagation.setBaggage(ROOT_CONTEXT, bag);
+  const withBag = contextWithVettedSession(unvetted, { sessionId: SID, rootSpanId: '00f067aa0ba902b7', traceFlags: 3 });
 
   it('withholds the session entry without a permit', () => {
     expect(inject(withBag)).toEqual({ baggage: 'user=Am%C3%A9lie,empty=' });
@@ -258,6 +261,25 @@ describe('inject: baggage and the session permit', () => {
       `${SESSION_BAGGAGE_KEY}=${SID};root=00f067aa0ba902b7;flags=03,user=Am%C3%A9lie,empty=`,
     );
     expect(inject(withBag.setValue(SESSION_PERMIT_KEY, 'yes')).baggage).toBe('user=Am%C3%A9lie,empty=');
+  });
+
+  it('never writes an entry that is not vetted, permit or not (issue 13)', () => {
+    expect(inject(unvetted.setValue(SESSION_PERMIT_KEY, true)).baggage).toBe('user=Am%C3%A9lie,empty=');
+    expect(inject(unvetted, sessionPropagator({ alwaysInjectSession: true })).baggage).toBe('user=Am%C3%A9lie,empty=');
+    sharedState().globalSessionBaggage = true;
+    expect(inject(unvetted).baggage).toBe('user=Am%C3%A9lie,empty=');
+  });
+
+  it("writes the vetted session's properties, never a signature the baggage received (issue 13)", () => {
+    const received = propagation.setBaggage(
+      withBag,
+      bag.setEntry(SESSION_BAGGAGE_KEY, {
+        value: SID,
+        metadata: baggageEntryMetadataFromString(`root=00f067aa0ba902b7;flags=03;sig=v1.k0.1796537930.${'A'.repeat(43)}`),
+      }),
+    );
+    sharedState().globalSessionBaggage = true;
+    expect(inject(received).baggage).toBe(`${SESSION_BAGGAGE_KEY}=${SID};root=00f067aa0ba902b7;flags=03,user=Am%C3%A9lie,empty=`);
   });
 
   it('writes it with alwaysInjectSession or the global switch', () => {
@@ -284,7 +306,9 @@ describe('inject: baggage and the session permit', () => {
   it('keeps the session entry when 64 user entries compete for the limit', () => {
     const entries: Record<string, { value: string }> = { [SESSION_BAGGAGE_KEY]: { value: SID } };
     for (let i = 0; i < 80; i++) entries[`k${i}`] = { value: 'v'.repeat(200) };
-    const ctx = propagation.setBaggage(ROOT_CONTEXT, propagation.createBaggage(entries)).setValue(SESSION_PERMIT_KEY, true);
+    const ctx = contextWithVettedSession(propagation.setBaggage(ROOT_CONTEXT, propagation.createBaggage(entries)), {
+      sessionId: SID,
+    }).setValue(SESSION_PERMIT_KEY, true);
     const header = inject(ctx).baggage as string;
     expect(Buffer.byteLength(header)).toBeLessThanOrEqual(8192);
     expect(header.startsWith(`${SESSION_BAGGAGE_KEY}=${SID},`)).toBe(true);
@@ -292,6 +316,7 @@ describe('inject: baggage and the session permit', () => {
 });
 
 describe('round trip inject(extract(x))', () => {
+  const vetting = sessionPropagator({ vetExtractedSession: true });
   it.each([
     [`00-${T}-${S}-01`, 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE', `${SESSION_BAGGAGE_KEY}=${SID};root=${S},userId=Am%C3%A9lie,e=`],
     [`00-${T}-${S}-00`, 'a@b=1', 'key1=value1;property1;property2,key2=value2'],
@@ -301,7 +326,8 @@ describe('round trip inject(extract(x))', () => {
     const carrier: Record<string, string> = { traceparent };
     if (tracestate !== undefined) carrier.tracestate = tracestate;
     if (baggage !== undefined) carrier.baggage = baggage;
-    const ctx = extract(carrier).setValue(SESSION_PERMIT_KEY, true);
+    // A process that vets what it extracts (init's vetGlobalExtract) passes the session entry on.
+    const ctx = extract(carrier, vetting).setValue(SESSION_PERMIT_KEY, true);
     expect(inject(ctx)).toEqual(carrier);
   });
 });

@@ -1,20 +1,30 @@
 // Spoofing, across HTTP (Express, Fastify), Kafka (eachMessage, eachBatch) and BullMQ: a caller
 // that forges the session entry of someone else's session never gets its work, or its baggage,
 // into that session: not in a span, not in what the hop sends onward. With a signing key, a
-// forged, tampered or expired signed entry is refused and a correctly signed one passes.
+// forged, tampered or expired signed entry is refused and a correctly signed one passes where
+// trust is `trust`, or `link` with `signedUpgrade` (then without the caller's other baggage).
+// Dimension "an unvetted entry already in the context": on HTTP and Kafka every delivery runs
+// again behind what a stock instrumentation does first (the global extract of the caller's
+// headers around our hop); the outcomes must be the same.
 
 import { Queue, Worker, type Job } from 'bullmq';
 import express from 'express';
 import Fastify from 'fastify';
-import type { Kafka, KafkaMessage } from 'kafkajs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { Consumer, ConsumerRunConfig, EachBatchPayload, EachMessagePayload, Kafka, KafkaMessage } from 'kafkajs';
+import { context, propagation, type TextMapGetter } from '@opentelemetry/api';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionTelemetry } from '../../adapters/bullmq/index.js';
 import { sessionMiddleware } from '../../adapters/express/index.js';
 import { sessionPlugin } from '../../adapters/fastify/index.js';
 import { sessionFetch } from '../../adapters/http/index.js';
-import { instrumentConsumer, instrumentProducer, type InstrumentedEachBatchPayload } from '../../adapters/kafkajs/index.js';
+import {
+  instrumentConsumer,
+  instrumentProducer,
+  kafkaHeaderGetter,
+  type InstrumentedEachBatchPayload,
+} from '../../adapters/kafkajs/index.js';
 import { createKeyring, getSessionId, startSession, type Session, type TrustMode } from '../../src/index.js';
 import { SESSION_BAGGAGE_KEY } from '../../src/session/entry.js';
 import { signSessionEntry } from '../../src/policy/signing.js';
@@ -29,19 +39,30 @@ const KEY = 'spoofing-test-signing-key-0123456789';
 const ATTACKER_KEY = 'attacker-chosen-key-0123456789';
 const keyring = createKeyring(KEY);
 
-/** A receiving policy: the trust mode, and whether the hop verifies signatures with KEY. */
+/** A receiving policy: the trust mode, whether the hop verifies signatures with KEY, and whether a valid one upgrades `link`. */
 interface Mode {
   name: string;
   trust: TrustMode;
   signed: boolean;
+  signedUpgrade?: boolean;
 }
 const MODES: readonly Mode[] = [
   { name: 'ignore', trust: 'ignore', signed: false },
   { name: 'link', trust: 'link', signed: false },
   { name: 'ignore+key', trust: 'ignore', signed: true },
   { name: 'link+key', trust: 'link', signed: true },
+  { name: 'link+key+upgrade', trust: 'link', signed: true, signedUpgrade: true },
   { name: 'trust+key', trust: 'trust', signed: true },
 ];
+
+/** Whether the receiving side already holds an unvetted entry in its context when our hop runs. */
+type PreContext = 'clean' | 'unvetted entry in context';
+const PRE_CONTEXTS: readonly PreContext[] = ['clean', 'unvetted entry in context'];
+
+/** What instrumentation-http does before any middleware: the request runs in the global extract of its headers. */
+function behindStockExtract(listener: RequestListener): RequestListener {
+  return (req: IncomingMessage, res) => context.with(propagation.extract(context.active(), req.headers), () => listener(req, res));
+}
 
 /** What an attacker (or a legitimate caller) sends. */
 interface Attack {
@@ -135,9 +156,9 @@ afterAll(async () => {
   await t.shutdown();
 });
 
-/** Whether `mode` may accept `attack`: only a correct signature, only where a key verifies it and trust is not 'ignore'. */
+/** Whether `mode` may accept `attack`: only a correct signature, only where a key verifies it, under `trust` or an opted-in `link`. */
 function mayAccept(mode: Mode, attack: Attack): boolean {
-  return attack.legitimate && mode.signed && mode.trust !== 'ignore';
+  return attack.legitimate && mode.signed && (mode.trust === 'trust' || (mode.trust === 'link' && mode.signedUpgrade === true));
 }
 
 /** What the receiving side saw and sent onward. */
@@ -162,6 +183,8 @@ function check(transport: string, mode: Mode, attack: Attack, received: Received
   } else {
     expect(received.onward.traceparent?.slice(3, 35), where).toBe(own.id);
     expect(received.onward.baggage, where).toContain(';sig=v1.');
+    // The signature vouched for the session entry only: an upgraded caller's other baggage stays behind.
+    if (mode.trust === 'link') expect(received.onward.baggage, where).not.toContain('tenant=evil');
   }
 }
 
@@ -176,6 +199,30 @@ function expectVictimUntouched(): void {
   expect(intruders.map((s) => s.name)).toEqual([]);
 }
 
+/**
+ * What instrumentation-kafkajs does around each handler call: the handler runs in the global
+ * extract of the message's headers (eachBatch: of the first message's), before our hop runs.
+ */
+function behindStockKafkaExtract(consumer: Consumer): Consumer {
+  const extracted = (message: KafkaMessage | undefined) =>
+    propagation.extract(context.active(), message?.headers ?? {}, kafkaHeaderGetter as TextMapGetter<unknown>);
+  return new Proxy(consumer, {
+    get(target, prop, receiver) {
+      if (prop !== 'run') return Reflect.get(target, prop, receiver);
+      return (config: ConsumerRunConfig) =>
+        target.run({
+          ...config,
+          ...(config.eachMessage
+            ? { eachMessage: (p: EachMessagePayload) => context.with(extracted(p.message), () => config.eachMessage!(p)) }
+            : {}),
+          ...(config.eachBatch
+            ? { eachBatch: (p: EachBatchPayload) => context.with(extracted(p.batch.messages[0]), () => config.eachBatch!(p)) }
+            : {}),
+        });
+    },
+  });
+}
+
 function fromHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of ['traceparent', 'tracestate', 'baggage']) if (typeof headers[name] === 'string') out[name] = headers[name] as string;
@@ -187,62 +234,69 @@ function listen(server: Server): Promise<number> {
 }
 
 describe('HTTP', () => {
-  it.each(['express', 'fastify'] as const)('%s: every attack in every mode', async (framework) => {
-    const downstream = createServer(
-      (req, res) => void res.setHeader('content-type', 'application/json').end(JSON.stringify(fromHeaders(req.headers))),
-    );
-    const downstreamPort = await listen(downstream);
-    const onward = sessionFetch(undefined, { signingKey: KEY });
-    const handler = async (): Promise<Received> => {
-      const session = getSessionId();
-      const res = await onward(`http://127.0.0.1:${downstreamPort}/next`);
-      return { session, onward: (await res.json()) as Record<string, string> };
-    };
-    /** Where each mode is served. */
-    const endpoints = new Map<string, { port: number; path: string }>();
-    const closers: (() => Promise<void>)[] = [() => new Promise((resolve) => downstream.close(() => resolve()))];
-    const pathOf = (mode: Mode) => `/${mode.name.replace('+', '-')}/run`;
-    if (framework === 'express') {
-      const app = express();
-      for (const mode of MODES) {
-        const router = express.Router();
-        router.use(sessionMiddleware({ trust: mode.trust, signingKey: mode.signed ? KEY : null }));
-        router.post('/run', async (_req, res) => void res.json(await handler()));
-        app.use(pathOf(mode).slice(0, -'/run'.length), router);
-      }
-      const server = createServer(app);
-      const port = await listen(server);
-      closers.push(() => new Promise((resolve) => server.close(() => resolve())));
-      for (const mode of MODES) endpoints.set(mode.name, { port, path: pathOf(mode) });
-    } else {
-      // The plugin's key applies to the whole app: one app per key setting, trust per route.
-      for (const signed of [false, true]) {
-        const app = Fastify();
-        await app.register(sessionPlugin, { signingKey: signed ? KEY : null });
-        const mine = MODES.filter((m) => m.signed === signed);
-        for (const mode of mine) app.post(pathOf(mode), { config: { agentops: { trust: mode.trust } } }, handler);
-        await app.listen({ port: 0, host: '127.0.0.1' });
-        closers.push(() => app.close());
-        for (const mode of mine) endpoints.set(mode.name, { port: (app.server.address() as AddressInfo).port, path: pathOf(mode) });
-      }
-    }
-    try {
-      for (const mode of MODES) {
-        const { port, path } = endpoints.get(mode.name)!;
-        for (const attack of attacks) {
-          const res = await postLines(port, path, [
-            ['traceparent', attack.traceparent],
-            ['baggage', attack.baggage],
-          ]);
-          expect(res.status).toBe(200);
-          check(framework, mode, attack, JSON.parse(res.body) as Received);
+  it.each((['express', 'fastify'] as const).flatMap((f) => PRE_CONTEXTS.map((pre) => [f, pre] as const)))(
+    '%s, %s: every attack in every mode',
+    async (framework, pre) => {
+      const serve = (listener: RequestListener): RequestListener => (pre === 'clean' ? listener : behindStockExtract(listener));
+      const downstream = createServer(
+        (req, res) => void res.setHeader('content-type', 'application/json').end(JSON.stringify(fromHeaders(req.headers))),
+      );
+      const downstreamPort = await listen(downstream);
+      const onward = sessionFetch(undefined, { signingKey: KEY });
+      const handler = async (): Promise<Received> => {
+        const session = getSessionId();
+        const res = await onward(`http://127.0.0.1:${downstreamPort}/next`);
+        return { session, onward: (await res.json()) as Record<string, string> };
+      };
+      /** Where each mode is served. */
+      const endpoints = new Map<string, { port: number; path: string }>();
+      const closers: (() => Promise<void>)[] = [() => new Promise((resolve) => downstream.close(() => resolve()))];
+      const pathOf = (mode: Mode) => `/${mode.name.replaceAll('+', '-')}/run`;
+      if (framework === 'express') {
+        const app = express();
+        for (const mode of MODES) {
+          const router = express.Router();
+          router.use(
+            sessionMiddleware({ trust: mode.trust, signingKey: mode.signed ? KEY : null, signedUpgrade: mode.signedUpgrade === true }),
+          );
+          router.post('/run', async (_req, res) => void res.json(await handler()));
+          app.use(pathOf(mode).slice(0, -'/run'.length), router);
+        }
+        const server = createServer(serve(app));
+        const port = await listen(server);
+        closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+        for (const mode of MODES) endpoints.set(mode.name, { port, path: pathOf(mode) });
+      } else {
+        // The plugin's key applies to the whole app: one app per key setting, trust per route.
+        for (const signed of [false, true]) {
+          const app = Fastify({ serverFactory: (handler) => createServer(serve(handler)) });
+          await app.register(sessionPlugin, { signingKey: signed ? KEY : null });
+          const mine = MODES.filter((m) => m.signed === signed);
+          for (const mode of mine)
+            app.post(pathOf(mode), { config: { agentops: { trust: mode.trust, signedUpgrade: mode.signedUpgrade === true } } }, handler);
+          await app.listen({ port: 0, host: '127.0.0.1' });
+          closers.push(() => app.close());
+          for (const mode of mine) endpoints.set(mode.name, { port: (app.server.address() as AddressInfo).port, path: pathOf(mode) });
         }
       }
-      expectVictimUntouched();
-    } finally {
-      for (const close of closers) await close();
-    }
-  });
+      try {
+        for (const mode of MODES) {
+          const { port, path } = endpoints.get(mode.name)!;
+          for (const attack of attacks) {
+            const res = await postLines(port, path, [
+              ['traceparent', attack.traceparent],
+              ['baggage', attack.baggage],
+            ]);
+            expect(res.status).toBe(200);
+            check(`${framework} (${pre})`, mode, attack, JSON.parse(res.body) as Received);
+          }
+        }
+        expectVictimUntouched();
+      } finally {
+        for (const close of closers) await close();
+      }
+    },
+  );
 });
 
 describe('Kafka', () => {
@@ -270,37 +324,48 @@ describe('Kafka', () => {
     });
     const onward = instrumentProducer(capture, { signingKey: KEY });
     const results = new Map<string, Received>();
-    const topicPolicies = Object.fromEntries(MODES.map((m, i) => [topics[i]!, { trust: m.trust, signingKey: m.signed ? KEY : null }]));
+    const topicPolicies = Object.fromEntries(
+      MODES.map((m, i) => [topics[i]!, { trust: m.trust, signingKey: m.signed ? KEY : null, signedUpgrade: m.signedUpgrade === true }]),
+    );
     const handle = async (style: string, topic: string, message: KafkaMessage) => {
       const id = `${style}|${topic}|${message.value!.toString()}`;
       const session = getSessionId();
       await onward.send({ topic: onwardTopic, messages: [{ value: id, headers: { 'x-user': 'u' } }] });
       results.set(id, { session, onward: sent[id] ?? {} });
     };
-    const consumers = [
-      instrumentConsumer(kafka.consumer(fastConsumerConfig()), { topics: topicPolicies }),
-      instrumentConsumer(kafka.consumer(fastConsumerConfig()), { topics: topicPolicies }),
-    ] as const;
+    // Per pre-context: an eachMessage and an eachBatch consumer; behind a stock instrumentation's
+    // extract for the unvetted one.
+    const consumers = PRE_CONTEXTS.map((pre) => {
+      const make = () =>
+        pre === 'clean' ? kafka.consumer(fastConsumerConfig()) : behindStockKafkaExtract(kafka.consumer(fastConsumerConfig()));
+      return {
+        pre,
+        each: instrumentConsumer(make(), { topics: topicPolicies }),
+        batch: instrumentConsumer(make(), { topics: topicPolicies }),
+      };
+    });
     try {
-      for (const c of consumers) {
-        await c.connect();
-        await c.subscribe({ topics, fromBeginning: true });
+      for (const { pre, each, batch } of consumers) {
+        for (const c of [each, batch]) {
+          await c.connect();
+          await c.subscribe({ topics, fromBeginning: true });
+        }
+        await each.run({ eachMessage: async ({ topic, message }) => handle(`eachMessage (${pre})`, topic, message) });
+        await batch.run({
+          eachBatch: async ({ batch: b, withMessageContext }: InstrumentedEachBatchPayload) => {
+            for (const m of b.messages) await withMessageContext(m, () => handle(`eachBatch (${pre})`, b.topic, m));
+          },
+        });
       }
-      await consumers[0].run({ eachMessage: async ({ topic, message }) => handle('eachMessage', topic, message) });
-      await consumers[1].run({
-        eachBatch: async ({ batch, withMessageContext }: InstrumentedEachBatchPayload) => {
-          for (const m of batch.messages) await withMessageContext(m, () => handle('eachBatch', batch.topic, m));
-        },
-      });
       await raw.sendBatch({
         topicMessages: topics.map((topic) => ({
           topic,
           messages: attacks.map((a, i) => ({ value: String(i), headers: { traceparent: a.traceparent, baggage: a.baggage } })),
         })),
       });
-      await waitFor('every message, both styles', () => results.size === 2 * topics.length * attacks.length, 60_000);
+      await waitFor('every message, both styles, both pre-contexts', () => results.size === 4 * topics.length * attacks.length, 90_000);
     } finally {
-      for (const c of consumers) await c.disconnect();
+      for (const { each, batch } of consumers) for (const c of [each, batch]) await c.disconnect();
       await raw.disconnect();
     }
     for (const [id, received] of results) {
@@ -322,7 +387,7 @@ describe('BullMQ', () => {
     const queues: Queue[] = [];
     try {
       for (const mode of MODES) {
-        const name = uniqueQueueName(`spoof-${mode.name.replace('+', '-')}`);
+        const name = uniqueQueueName(`spoof-${mode.name.replaceAll('+', '-')}`);
         const worker = new Worker(
           name,
           async (job: Job) => {
@@ -334,7 +399,14 @@ describe('BullMQ', () => {
               onward: stored ? (JSON.parse(stored) as Record<string, string>) : {},
             });
           },
-          { connection: connection(), telemetry: sessionTelemetry({ trust: mode.trust, signingKey: mode.signed ? KEY : null }) },
+          {
+            connection: connection(),
+            telemetry: sessionTelemetry({
+              trust: mode.trust,
+              signingKey: mode.signed ? KEY : null,
+              signedUpgrade: mode.signedUpgrade === true,
+            }),
+          },
         );
         worker.on('error', () => undefined);
         workers.push(worker);
