@@ -6,6 +6,9 @@
  * writing their own adapter in `/hop`.
  */
 export { init, type InitHandle, type InitOptions, type InitStats } from './sdk/init.js';
+export { agentOpsSpanProcessors, type AgentOpsSpanProcessorsOptions } from './sdk/span-processors.js';
+export type { ExportOptions } from './sdk/pipeline.js';
+export type { OtlpProtocol } from './sdk/otlp.js';
 export {
   sessionContext,
   startSession,

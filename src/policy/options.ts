@@ -9,11 +9,54 @@ import { configError } from './config-error.js';
 import { createKeyring, type SigningKeyOption, type SigningKeyring } from './signing.js';
 import { assertShapeOption, assertTrustOption, type ShapeOption, type TrustOption } from './trust.js';
 
-/** The options object given to a setup function (`{}` when omitted); anything else throws. */
-export function optionsObject(value: unknown, where: string): Record<string, unknown> {
+/** Edit distance between two option names (insertions, deletions, substitutions, swaps). */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[];
+      const prev = d[i - 1] as number[];
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/** The known option a misspelled `name` most likely meant, if one is close. */
+function suggestion(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  for (const candidate of known) {
+    const d = candidate.toLowerCase() === name.toLowerCase() ? 0 : distance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/**
+ * The options object given to a setup function (`{}` when omitted); anything else throws. With
+ * `known`, a key that is not one of them throws too, with the likely intended name: a
+ * misspelled option (`{ trsut: 'link' }`) must not silently leave the default in place.
+ */
+export function optionsObject(value: unknown, where: string, known?: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) configError(where, 'must be an object');
-  return value as Record<string, unknown>;
+  const options = value as Record<string, unknown>;
+  if (known !== undefined) {
+    for (const key of Object.keys(options)) {
+      if (known.includes(key)) continue;
+      const meant = suggestion(key, known);
+      configError(where, `has no option "${key}"${meant === undefined ? '' : ` (did you mean "${meant}"?)`}; known: ${known.join(', ')}`);
+    }
+  }
+  return options;
 }
 
 /** A boolean option, `fallback` when unset. */
@@ -118,11 +161,12 @@ export function policyTable<P>(
   where: string,
   defaults: P,
   parse: (raw: Record<string, unknown>, where: string, defaults: P) => P,
+  known?: readonly string[],
 ): (key: string | undefined) => P {
   const table = new Map<string, P>();
   for (const [key, raw] of Object.entries(optionsObject(byKey, where))) {
     const at = `${where}["${key}"]`;
-    table.set(key, parse(optionsObject(raw, at), at, defaults));
+    table.set(key, parse(optionsObject(raw, at, known), at, defaults));
   }
   return (key) => (key === undefined ? undefined : table.get(key)) ?? defaults;
 }

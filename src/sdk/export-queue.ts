@@ -1,145 +1,233 @@
 import { TraceFlags } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { attempt, remaining, settlesWithin } from '../base/deadline.js';
 import { log } from '../base/diag.js';
+import { exportBatch, type ExportOutcome } from './export-call.js';
+import { resolveQueueOptions, type ExportQueueOptions, type ResolvedQueueOptions } from './queue-options.js';
 
-/** Tuning of the export queue. */
-export interface ExportQueueOptions {
-  /** Spans held at most; beyond, new spans are dropped and counted (default 2048). */
-  maxQueueSize?: number;
-  /** Spans per export call (default 512). */
-  maxExportBatchSize?: number;
-  /** Delay between scheduled exports in ms (default 1000). */
-  scheduledDelayMillis?: number;
-  /** An export that has not answered after this many ms counts as failed (default 10000). */
-  exportTimeoutMillis?: number;
-}
+export type { ExportQueueOptions } from './queue-options.js';
 
 /** Counters of one queue. */
 export interface ExportQueueStats {
   /** Spans the exporter accepted. */
   exported: number;
-  /** Spans lost: queue full, export failed or timed out. */
+  /** Spans lost: queue full, export failed or timed out, or still held when shutdown's deadline passed. */
   dropped: number;
   /** Spans waiting in the queue now. */
   queued: number;
+  /** Spans handed to exports that have not answered yet. */
+  inFlight: number;
+}
+
+/** One export in flight; removed when it answers, or given up (and counted) at shutdown's deadline. */
+interface Pending {
+  readonly spans: number;
 }
 
 /**
- * A batching span processor like the SDK's BatchSpanProcessor, with memory bounded the same way,
- * but it counts what it exports and drops (the SDK's keeps that private) and it never waits on
- * an exporter longer than the timeout, so a dead collector costs a bounded queue and nothing else.
+ * A batching span processor with memory bounded like the SDK's BatchSpanProcessor, which counts
+ * what it exports and drops and never waits on an exporter past a deadline.
+ *
+ * An export starts in `onEnd` as soon as a full batch waits, never only from a timer: kafkajs
+ * works through a fetched batch in promise continuations, so no timer fires for as long as that
+ * lasts, and a timer-driven queue overflows there with an exporter that answers at once. Several
+ * exports may be in flight, because an exporter that waits on I/O cannot answer during such a
+ * stretch either; the timer only sends partial batches after `scheduledDelayMillis`.
  */
 export class CountingExportQueue implements SpanProcessor {
   private readonly exporter: SpanExporter;
-  private readonly maxQueueSize: number;
-  private readonly batchSize: number;
-  private readonly delay: number;
-  private readonly timeout: number;
+  private readonly o: ResolvedQueueOptions;
   private queue: ReadableSpan[] = [];
+  private readonly pending = new Set<Pending>();
   private timer: NodeJS.Timeout | undefined;
-  private inFlight: Promise<void> | undefined;
+  private pumping = false;
+  private pumpAgain = false;
+  /** Deadline of the flush under way: its exports must not outlive it. */
+  private flushDeadline: number | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private shutdownDone: Promise<void> | undefined;
   private isShutdown = false;
   private dropWarned = false;
+  private failureWarned = false;
   readonly counts = { exported: 0, dropped: 0 };
 
-  constructor(exporter: SpanExporter, options: ExportQueueOptions = {}) {
+  constructor(exporter: SpanExporter, options?: ExportQueueOptions) {
     this.exporter = exporter;
-    this.maxQueueSize = positive(options.maxQueueSize, 2048);
-    this.batchSize = Math.min(positive(options.maxExportBatchSize, 512), this.maxQueueSize);
-    this.delay = positive(options.scheduledDelayMillis, 1000);
-    this.timeout = positive(options.exportTimeoutMillis, 10_000);
+    this.o = resolveQueueOptions(options, 'exportQueue');
   }
 
   stats(): ExportQueueStats {
-    return { exported: this.counts.exported, dropped: this.counts.dropped, queued: this.queue.length };
+    let inFlight = 0;
+    for (const p of this.pending) inFlight += p.spans;
+    return { exported: this.counts.exported, dropped: this.counts.dropped, queued: this.queue.length, inFlight };
   }
 
   onStart(_span: Span): void {}
 
   onEnd(span: ReadableSpan): void {
     if (this.isShutdown || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-    if (this.queue.length >= this.maxQueueSize) {
+    if (this.queue.length >= this.o.maxQueueSize) {
       this.counts.dropped++;
       if (!this.dropWarned) {
         this.dropWarned = true;
-        log.warn(`export queue full (${this.maxQueueSize}); dropping spans until the exporter catches up`);
+        log.warn(`export queue full (${this.o.maxQueueSize} spans waiting); dropping spans until the exporter catches up`);
       }
       return;
     }
     this.queue.push(span);
-    if (this.queue.length >= this.batchSize) this.kick(0);
-    else this.kick(this.delay);
+    if (this.queue.length >= this.o.maxExportBatchSize) this.pump(false);
+    else if (this.timer === undefined) this.arm();
   }
 
-  private kick(delay: number): void {
-    if (this.inFlight !== undefined) return;
-    if (this.timer !== undefined) {
-      if (delay > 0) return;
-      clearTimeout(this.timer);
+  /** Exports everything queued now; resolves once it is answered or at the export timeout. Never rejects. */
+  forceFlush(): Promise<void> {
+    return this.flushUntil(Date.now() + this.o.exportTimeoutMillis);
+  }
+
+  /** Flushes, then shuts the exporter down, all within the export timeout. Never rejects. */
+  shutdown(): Promise<void> {
+    return this.shutdownUntil(Date.now() + this.o.exportTimeoutMillis);
+  }
+
+  /**
+   * Exports everything queued, partial batches too, and waits until it is answered or
+   * `deadline` passes (a `Date.now()` value); what is still held then stays queued.
+   */
+  async flushUntil(deadline: number): Promise<void> {
+    const outer = this.flushDeadline;
+    this.flushDeadline = outer === undefined ? deadline : Math.min(outer, deadline);
+    try {
+      this.pump(true);
+      const idle = new Promise<void>((resolve) => (this.isIdle() ? resolve() : this.idleWaiters.push(resolve)));
+      await settlesWithin(idle, remaining(deadline));
+    } finally {
+      this.flushDeadline = outer;
     }
+    if (this.exporter.forceFlush !== undefined) {
+      await settlesWithin(
+        attempt('exporter forceFlush failed', () => this.exporter.forceFlush?.()),
+        remaining(deadline),
+      );
+    }
+  }
+
+  /**
+   * Flushes until `deadline`, then counts whatever is still queued or unanswered as dropped (so
+   * `stats()` is final) and shuts the exporter down, waiting for it no longer than the deadline.
+   */
+  shutdownUntil(deadline: number): Promise<void> {
+    this.shutdownDone ??= (async () => {
+      await this.flushUntil(deadline);
+      this.isShutdown = true;
+      this.clearTimer();
+      this.counts.dropped += this.queue.length;
+      this.queue = [];
+      for (const p of this.pending) this.counts.dropped += p.spans;
+      this.pending.clear();
+      this.wakeIdle();
+      await settlesWithin(
+        attempt('exporter shutdown failed', () => this.exporter.shutdown()),
+        remaining(deadline),
+      );
+    })();
+    return this.shutdownDone;
+  }
+
+  /**
+   * Starts exports while a slot is free and a full batch waits (any batch when `partial`, or
+   * while a flush is under way). Re-entrant calls (an exporter that answers synchronously) only
+   * ask the running loop for another round, so the stack stays flat.
+   */
+  private pump(partial: boolean): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        const any = partial || this.flushDeadline !== undefined;
+        while (
+          this.pending.size < this.o.maxConcurrentExports &&
+          (this.queue.length >= this.o.maxExportBatchSize || (any && this.queue.length > 0))
+        ) {
+          this.start(this.take());
+        }
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+    if (this.queue.length === 0) this.clearTimer();
+    else if (this.timer === undefined) this.arm();
+    if (this.isIdle()) this.wakeIdle();
+  }
+
+  private take(): ReadableSpan[] {
+    if (this.queue.length <= this.o.maxExportBatchSize) {
+      const all = this.queue;
+      this.queue = [];
+      return all;
+    }
+    return this.queue.splice(0, this.o.maxExportBatchSize);
+  }
+
+  private start(batch: ReadableSpan[]): void {
+    const record: Pending = { spans: batch.length };
+    this.pending.add(record);
+    const timeout =
+      this.flushDeadline === undefined
+        ? this.o.exportTimeoutMillis
+        : Math.max(1, Math.min(this.o.exportTimeoutMillis, remaining(this.flushDeadline)));
+    exportBatch(this.exporter, batch, timeout, (outcome) => this.settle(record, outcome));
+  }
+
+  private settle(record: Pending, outcome: ExportOutcome): void {
+    // Given up at shutdown's deadline: already counted as dropped.
+    if (!this.pending.delete(record)) return;
+    if (outcome.ok) {
+      this.counts.exported += record.spans;
+      this.dropWarned = false;
+      this.failureWarned = false;
+    } else {
+      this.counts.dropped += record.spans;
+      // One warning per outage, not one per batch: a dead collector under load fails thousands.
+      if (!this.failureWarned) {
+        this.failureWarned = true;
+        log.warn(
+          `span export failed; ${record.spans} spans dropped (further failures are logged at debug level until an export succeeds)`,
+          outcome.error,
+        );
+      } else {
+        log.debug(`span export failed; ${record.spans} spans dropped`, outcome.error);
+      }
+    }
+    if (!this.isShutdown) this.pump(false);
+    else if (this.isIdle()) this.wakeIdle();
+  }
+
+  private arm(): void {
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.exportOne().then(() => {
-        if (this.queue.length > 0) this.kick(this.queue.length >= this.batchSize ? 0 : this.delay);
-      });
-    }, delay);
+      this.pump(true);
+    }, this.o.scheduledDelayMillis);
     this.timer.unref();
   }
 
-  private exportOne(): Promise<void> {
-    if (this.inFlight !== undefined) return this.inFlight;
-    if (this.queue.length === 0) return Promise.resolve();
-    const batch = this.queue.splice(0, this.batchSize);
-    this.inFlight = new Promise<void>((resolve) => {
-      let settled = false;
-      const timer = setTimeout(
-        () => settle({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${this.timeout} ms`) }),
-        this.timeout,
-      );
-      timer.unref();
-      const settle = (result: ExportResult) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (result.code === ExportResultCode.SUCCESS) {
-          this.counts.exported += batch.length;
-          this.dropWarned = false;
-        } else {
-          this.counts.dropped += batch.length;
-          log.warn(`span export failed; ${batch.length} spans dropped`, result.error);
-        }
-        resolve();
-      };
-      try {
-        this.exporter.export(batch, settle);
-      } catch (err) {
-        settle({ code: ExportResultCode.FAILED, error: err as Error });
-      }
-    }).finally(() => {
-      this.inFlight = undefined;
-    });
-    return this.inFlight;
+  private clearTimer(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
-  async forceFlush(): Promise<void> {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    if (this.inFlight !== undefined) await this.inFlight;
-    while (this.queue.length > 0) await this.exportOne();
-    await this.exporter.forceFlush?.();
+  private isIdle(): boolean {
+    return this.queue.length === 0 && this.pending.size === 0;
   }
 
-  async shutdown(): Promise<void> {
-    if (this.isShutdown) return;
-    await this.forceFlush();
-    this.isShutdown = true;
-    await this.exporter.shutdown();
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    if (waiters.length === 0) return;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
   }
-}
-
-function positive(value: number | undefined, fallback: number): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : fallback;
 }

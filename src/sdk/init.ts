@@ -1,51 +1,57 @@
 import { context, propagation, trace, ProxyTracerProvider, type Attributes, type TracerProvider } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { attempt, remaining, settlesWithin } from '../base/deadline.js';
 import { log } from '../base/diag.js';
-import { CountingExportQueue, type ExportQueueOptions } from './export-queue.js';
-import { isSessionSpanProcessor, SessionSpanProcessor, type SessionSpanProcessorOptions } from '../session/processor.js';
-import { sessionPropagator, type SessionPropagatorOptions } from '../propagator/session-propagator.js';
-import { keyringOption } from '../policy/options.js';
-import type { SigningKeyOption } from '../policy/signing.js';
 import { sharedState } from '../base/state.js';
-import { agentOpsTokenSource, AGENTOPS_API_ENDPOINT, AGENTOPS_OTLP_ENDPOINT, resolveOtlpEndpoint } from './otlp.js';
+import { booleanOption, keyringOption, optionsObject, samplerOption, stringOption } from '../policy/options.js';
+import type { SigningKeyOption } from '../policy/signing.js';
+import type { SessionPropagatorOptions } from '../propagator/session-propagator.js';
+import { isSessionSpanProcessor, SessionSpanProcessor, type SessionSpanProcessorOptions } from '../session/processor.js';
+import { exportPipeline, type ExportOptions, type PipelineStats } from './pipeline.js';
+import { globalPropagator, installGlobalPropagator } from './propagators.js';
+import { resolveQueueOptions } from './queue-options.js';
+import { buildResource } from './resource.js';
 
-/** Options of `init`. */
-export interface InitOptions {
-  /** `service.name` of the resource (default `OTEL_SERVICE_NAME`, then `unknown_service`). */
+/** Options of `init`. Endpoint, protocol, key and queue options are those of {@link ExportOptions}. */
+export interface InitOptions extends ExportOptions {
+  /** `service.name` of the resource (default `OTEL_SERVICE_NAME`, then `unknown_service:node`). */
   serviceName?: string;
-  /** Extra resource attributes. */
+  /** Resource attributes over the detected ones and `OTEL_RESOURCE_ATTRIBUTES`. */
   resourceAttributes?: Attributes;
-  /** Exporters to send spans to, each behind its own bounded queue. */
+  /** Exporters to send spans to besides the OTLP one, each behind its own bounded queue. */
   exporters?: SpanExporter[];
-  /** OTLP/HTTP traces URL; default from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, AGENTOPS_EXPORTER_ENDPOINT. */
-  otlpEndpoint?: string;
-  /** AgentOps API key (default `AGENTOPS_API_KEY`), exchanged for a bearer token sent on every export. */
-  apiKey?: string;
-  /** AgentOps API base URL for the token exchange (default `AGENTOPS_API_ENDPOINT`, then https://api.agentops.ai). */
-  apiEndpoint?: string;
+  /** The sampler of init's provider (default from `OTEL_TRACES_SAMPLER` / `_ARG`, else parent-based always-on). */
+  sampler?: Sampler;
   /** Signs outbound session entries and requires signed inbound ones (default `AGENTOPS_SIGNING_KEY`). */
   signingKey?: SigningKeyOption;
-  /** Options of the globally registered propagator. */
+  /** Options of the globally registered propagator (which `OTEL_PROPAGATORS` may narrow). */
   propagator?: SessionPropagatorOptions;
   /** Emit the session entry on every outgoing inject, not only on this library's hops (default false). */
   globalSessionBaggage?: boolean;
+  /**
+   * Treat the session entry the global propagator's `extract` delivers as vetted (default false).
+   * For a process with no public ingress (a queue worker running bullmq-otel or the stock kafkajs
+   * instrumentation beside this library): their spans then get `session.id`. Without it such
+   * spans stay in the session's trace but are not stamped. No signature is checked on that path.
+   */
+  vetGlobalExtract?: boolean;
   /** Options of the session span processor. */
   sessionProcessor?: SessionSpanProcessorOptions;
-  /** Export queue tuning. */
-  exportQueue?: ExportQueueOptions;
 }
 
 /** Counters of the export pipeline `init` built. */
-export interface InitStats {
+export interface InitStats extends PipelineStats {
   /** Spans accepted by exporters. */
   spansExported: number;
-  /** Spans lost (queue full, export failed or timed out). */
+  /** Spans lost: queue full, export failed or timed out, or still held when shutdown's deadline passed. */
   spansDropped: number;
-  /** Spans waiting to be exported. */
+  /** Spans waiting to be exported or in an export not yet answered. */
   spansQueued: number;
+  /** AgentOps token exchanges that succeeded. */
+  tokenRenewals: number;
+  /** AgentOps token exchanges that failed (logged, never thrown). */
+  tokenFailures: number;
   /** Inbound contexts refused by trust or signature checks. */
   inboundRefused: number;
 }
@@ -56,9 +62,9 @@ export interface InitHandle {
   readonly ownsProvider: boolean;
   /** The provider spans go to (ours or the application's). */
   readonly tracerProvider: TracerProvider;
-  /** Exports everything queued. */
+  /** Exports everything queued; resolves within the export timeout whatever the exporter does, never rejects. */
   forceFlush(): Promise<void>;
-  /** Flushes and shuts down what `init` created; never a provider it did not create. */
+  /** Flushes and shuts down what `init` created (never a provider it did not), within the export timeout; never rejects. */
   shutdown(): Promise<void>;
   /** Export counters. */
   stats(): InitStats;
@@ -76,15 +82,47 @@ function providerHasSessionProcessor(provider: TracerProvider): boolean {
   return Array.isArray(multi?._spanProcessors) && multi._spanProcessors.some(isSessionSpanProcessor);
 }
 
-function installPropagator(options: SessionPropagatorOptions | undefined): void {
-  propagation.disable();
-  propagation.setGlobalPropagator(sessionPropagator(options));
+function resetState(): void {
+  const state = sharedState();
+  state.handle = undefined;
+  state.signing = undefined;
+  state.globalSessionBaggage = false;
+}
+
+/** Beside an application's provider: only the propagator is ours, and the flush is the provider's, under our deadline. */
+function join(existing: TracerProvider, o: InitOptions, deadlineMillis: number): InitHandle {
+  installGlobalPropagator(globalPropagator(o.propagator));
+  if (!providerHasSessionProcessor(existing)) {
+    log.warn(
+      'a TracerProvider is already registered without SessionSpanProcessor: add ...agentOpsSpanProcessors() (or new SessionSpanProcessor()) to its spanProcessors so spans get session.id',
+    );
+  }
+  const flush = (existing as { forceFlush?: () => Promise<void> }).forceFlush?.bind(existing);
+  return {
+    ownsProvider: false,
+    tracerProvider: existing,
+    forceFlush: async () =>
+      void (await settlesWithin(
+        attempt('forceFlush of the tracer provider failed', () => flush?.()),
+        deadlineMillis,
+      )),
+    shutdown: async () => resetState(),
+    stats: () => ({
+      spansExported: 0,
+      spansDropped: 0,
+      spansQueued: 0,
+      tokenRenewals: 0,
+      tokenFailures: 0,
+      inboundRefused: sharedState().counters.droppedInbound,
+    }),
+  };
 }
 
 /**
  * Sets up tracing for a service: the session propagator globally, a tracer provider with the
- * session span processor and bounded export queues. Beside an application's own provider it
- * creates none and only installs the propagator.
+ * resource from the OTel environment, the session span processor and bounded export queues.
+ * Beside an application's own provider it creates none and only installs the propagator.
+ * Configuration errors throw a TypeError naming the option; nothing later throws.
  */
 export function init(options: InitOptions = {}): InitHandle {
   const state = sharedState();
@@ -92,97 +130,65 @@ export function init(options: InitOptions = {}): InitHandle {
     log.warn('init called twice; returning the first handle');
     return state.handle as InitHandle;
   }
+  const given = optionsObject(options, 'init options') as InitOptions;
+  // Vetting what the global extract delivers is a property of the propagator init registers.
+  const o: InitOptions = booleanOption(given.vetGlobalExtract, 'init vetGlobalExtract', false)
+    ? { ...given, propagator: { ...given.propagator, vetExtractedSession: true } }
+    : given;
   const env = process.env;
-  const signingKey = options.signingKey ?? env.AGENTOPS_SIGNING_KEY;
-  state.signing =
+  const signingKey = o.signingKey ?? env.AGENTOPS_SIGNING_KEY;
+  const signing =
     signingKey === ''
       ? undefined
-      : (keyringOption(signingKey, options.signingKey !== undefined ? 'init signingKey' : 'AGENTOPS_SIGNING_KEY') ?? undefined);
-  state.globalSessionBaggage = options.globalSessionBaggage === true;
+      : (keyringOption(signingKey, o.signingKey !== undefined ? 'init signingKey' : 'AGENTOPS_SIGNING_KEY') ?? undefined);
+  const sampler = samplerOption(o.sampler, 'init sampler');
+  const serviceName = stringOption(o.serviceName, 'init serviceName');
 
   const existing = userProvider();
   if (existing !== undefined) {
-    installPropagator(options.propagator);
-    if (!providerHasSessionProcessor(existing)) {
-      log.warn(
-        'a TracerProvider is already registered without SessionSpanProcessor: add new SessionSpanProcessor() to its spanProcessors so spans get session.id',
-      );
-    }
-    const handle: InitHandle = {
-      ownsProvider: false,
-      tracerProvider: existing,
-      forceFlush: async () => {
-        await (existing as { forceFlush?: () => Promise<void> }).forceFlush?.();
-      },
-      shutdown: async () => {
-        state.handle = undefined;
-        state.signing = undefined;
-      },
-      stats: () => ({ spansExported: 0, spansDropped: 0, spansQueued: 0, inboundRefused: state.counters.droppedInbound }),
-    };
+    const handle = join(existing, o, resolveQueueOptions(o.exportQueue, 'init exportQueue', env).exportTimeoutMillis);
+    state.signing = signing;
+    state.globalSessionBaggage = o.globalSessionBaggage === true;
     state.handle = handle;
     return handle;
   }
 
-  const exporters: SpanExporter[] = [...(options.exporters ?? [])];
-  const endpoint = resolveOtlpEndpoint(options.otlpEndpoint, env);
-  const apiKey = options.apiKey ?? env.AGENTOPS_API_KEY;
-  const url = endpoint ?? (apiKey ? AGENTOPS_OTLP_ENDPOINT : undefined);
-  if (url !== undefined) {
-    const token = apiKey
-      ? agentOpsTokenSource(apiKey, options.apiEndpoint ?? env.AGENTOPS_API_ENDPOINT ?? AGENTOPS_API_ENDPOINT)
-      : undefined;
-    exporters.push(
-      new OTLPTraceExporter({
-        url,
-        ...(token ? { headers: async () => ({ authorization: `Bearer ${await token()}` }) } : {}),
-      }),
-    );
-  }
-  if (exporters.length === 0) log.info('init: no exporter configured; spans are processed but not exported');
-
-  const queues = exporters.map((exporter) => new CountingExportQueue(exporter, options.exportQueue));
-  const processors: SpanProcessor[] = [new SessionSpanProcessor(options.sessionProcessor), ...queues];
+  const pipeline = exportPipeline(o, 'init', o.exporters ?? [], env);
+  if (pipeline.queues.length === 0) log.info('init: no exporter configured; spans are processed but not exported');
+  const processors: SpanProcessor[] = [new SessionSpanProcessor(o.sessionProcessor), ...pipeline.queues];
   const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({
-      ...options.resourceAttributes,
-      'service.name': options.serviceName ?? env.OTEL_SERVICE_NAME ?? 'unknown_service',
-    }),
+    resource: buildResource(serviceName, o.resourceAttributes),
     spanProcessors: processors,
+    ...(sampler !== undefined ? { sampler } : {}),
   });
-  provider.register({ propagator: sessionPropagator(options.propagator) });
+  state.signing = signing;
+  state.globalSessionBaggage = o.globalSessionBaggage === true;
+  // Ours, per OTEL_PROPAGATORS, instead of the provider's default W3C pair.
+  provider.register({ propagator: null });
+  installGlobalPropagator(globalPropagator(o.propagator, env));
 
-  let shutDown = false;
+  let shutDown: Promise<void> | undefined;
   const handle: InitHandle = {
     ownsProvider: true,
     tracerProvider: provider,
-    forceFlush: () => provider.forceFlush(),
-    shutdown: async () => {
-      if (shutDown) return;
-      shutDown = true;
-      try {
-        await provider.shutdown();
-      } catch (err) {
-        log.warn('shutdown of the tracer provider failed', err as Error);
-      }
-      // Unregister so that a later init (or the application's own setup) starts clean.
-      trace.disable();
-      propagation.disable();
-      context.disable();
-      state.handle = undefined;
-      state.signing = undefined;
-      state.globalSessionBaggage = false;
-    },
-    stats: () => {
-      const totals = { spansExported: 0, spansDropped: 0, spansQueued: 0, inboundRefused: state.counters.droppedInbound };
-      for (const queue of queues) {
-        const s = queue.stats();
-        totals.spansExported += s.exported;
-        totals.spansDropped += s.dropped;
-        totals.spansQueued += s.queued;
-      }
-      return totals;
-    },
+    forceFlush: () => pipeline.flushUntil(Date.now() + pipeline.deadlineMillis),
+    shutdown: () =>
+      (shutDown ??= (async () => {
+        const deadline = Date.now() + pipeline.deadlineMillis;
+        await pipeline.shutdownUntil(deadline);
+        // The provider's own shutdown reaches our queues again (already done) and the session
+        // processor; it gets what is left of the deadline, not a timeout of its own.
+        await settlesWithin(
+          attempt('shutdown of the tracer provider failed', () => provider.shutdown()),
+          remaining(deadline),
+        );
+        // Unregister so that a later init (or the application's own setup) starts clean.
+        trace.disable();
+        propagation.disable();
+        context.disable();
+        resetState();
+      })()),
+    stats: () => ({ ...pipeline.stats(), inboundRefused: state.counters.droppedInbound }),
   };
   state.handle = handle;
   return handle;

@@ -1,7 +1,21 @@
-/** Where spans go: the OTLP endpoint from options and the environment, and AgentOps' token exchange. */
+/**
+ * Where spans go and how: the OTLP traces URL and protocol from options and the OTel
+ * environment, and the OTLP exporter built from them (AgentOps' endpoint when only a key is set).
+ */
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { OTLPTraceExporter as OTLPJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { configError } from '../policy/config-error.js';
+import type { AgentOpsToken } from './token.js';
 
 export const AGENTOPS_OTLP_ENDPOINT = 'https://otlp.agentops.ai/v1/traces';
 export const AGENTOPS_API_ENDPOINT = 'https://api.agentops.ai';
+
+/** OTLP encodings over HTTP; `http/protobuf` is the OpenTelemetry default and what AgentOps' SDK sends. */
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+const PROTOCOLS: readonly string[] = ['http/protobuf', 'http/json'];
 
 /** Resolves the OTLP traces URL: option, then the OTel variables, then AgentOps'. */
 export function resolveOtlpEndpoint(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -13,27 +27,66 @@ export function resolveOtlpEndpoint(option: string | undefined, env: NodeJS.Proc
 }
 
 /**
- * Exchanges an AgentOps API key for a bearer token, once, and again after a failure; concurrent
- * exports share one exchange.
+ * Resolves the protocol: option, then `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, then
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`, then `http/protobuf`. `grpc` and anything else throw naming
+ * their source: sending HTTP to a gRPC port would lose every span quietly.
  */
-export function agentOpsTokenSource(apiKey: string, apiEndpoint: string): () => Promise<string> {
-  let pending: Promise<string> | undefined;
-  const url = `${apiEndpoint.replace(/\/+$/, '')}/v3/auth/token`;
-  return () => {
-    pending ??= (async () => {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ api_key: apiKey }),
+export function resolveOtlpProtocol(option: unknown, env: NodeJS.ProcessEnv = process.env): OtlpProtocol {
+  const sources: [unknown, string][] = [
+    [option, 'init otlpProtocol'],
+    [env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'],
+    [env.OTEL_EXPORTER_OTLP_PROTOCOL, 'OTEL_EXPORTER_OTLP_PROTOCOL'],
+  ];
+  for (const [value, where] of sources) {
+    if (value === undefined || value === '') continue;
+    const v = typeof value === 'string' ? value.trim() : value;
+    if (typeof v === 'string' && PROTOCOLS.includes(v)) return v as OtlpProtocol;
+    const hint =
+      v === 'grpc' ? ' (grpc is not built in: pass an exporter from @opentelemetry/exporter-trace-otlp-grpc in `exporters`)' : '';
+    configError(where, `must be 'http/protobuf' | 'http/json', got ${String(value)}${hint}`);
+  }
+  return 'http/protobuf';
+}
+
+/**
+ * An OTLP/HTTP exporter. Its own timeout is the queue's export timeout, so that its retries end
+ * when the queue stops waiting. `OTEL_EXPORTER_OTLP_HEADERS` and `_TRACES_HEADERS` are read by
+ * the exporter itself and merged with the AgentOps authorization.
+ */
+export function otlpExporter(url: string, protocol: OtlpProtocol, timeoutMillis: number, token: AgentOpsToken | undefined): SpanExporter {
+  const config = { url, timeoutMillis, ...(token ? { headers: () => token.headers() } : {}) };
+  const inner = protocol === 'http/json' ? new OTLPJsonExporter(config) : new OTLPProtoExporter(config);
+  return token === undefined ? inner : new RenewingExporter(inner, token);
+}
+
+function refusedAuth(result: ExportResult): boolean {
+  const code = (result.error as { code?: unknown } | undefined)?.code;
+  return result.code === ExportResultCode.FAILED && (code === 401 || code === 403);
+}
+
+/** Renews the AgentOps token when the backend refuses it, and sends the batch once more with the new one. */
+class RenewingExporter implements SpanExporter {
+  constructor(
+    private readonly inner: SpanExporter,
+    private readonly token: AgentOpsToken,
+  ) {}
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.inner.export(spans, (result) => {
+      if (!refusedAuth(result)) return done(result);
+      this.token.refused();
+      this.inner.export(spans, (again) => {
+        if (refusedAuth(again)) this.token.refused();
+        done(again);
       });
-      if (!response.ok) throw new Error(`AgentOps token exchange failed: HTTP ${response.status}`);
-      const body = (await response.json()) as { token?: unknown };
-      if (typeof body.token !== 'string' || body.token.length === 0) throw new Error('AgentOps token exchange answered without a token');
-      return body.token;
-    })().catch((err: unknown) => {
-      pending = undefined;
-      throw err;
     });
-    return pending;
-  };
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
 }

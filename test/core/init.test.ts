@@ -62,7 +62,13 @@ describe('init', () => {
   it('exchanges the API key for a token and sends it as a bearer on every OTLP export', async () => {
     const agentops = await fakeAgentOps();
     try {
-      handle = init({ serviceName: 'svc', apiKey: 'key-abc', apiEndpoint: agentops.base, otlpEndpoint: `${agentops.base}/v1/traces` });
+      handle = init({
+        serviceName: 'svc',
+        apiKey: 'key-abc',
+        apiEndpoint: agentops.base,
+        otlpEndpoint: `${agentops.base}/v1/traces`,
+        otlpProtocol: 'http/json',
+      });
       expect(handle.ownsProvider).toBe(true);
       const session = startSession({ name: 'first' });
       withSession(session, () => withAgent('a', () => undefined));
