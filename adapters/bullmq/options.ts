@@ -99,11 +99,19 @@ function queuePolicy(raw: Record<string, unknown>, where: string, fallback: Queu
   };
 }
 
+/** Option names of one queue's policy. */
+const QUEUE_POLICY_OPTIONS = ['trust', 'shape', 'scheduledRuns', 'signingKey', 'signedUpgrade'] as const;
+/** Option names of `withJobContext`. */
+const JOB_CONTEXT_OPTIONS = [...QUEUE_POLICY_OPTIONS, 'queues', 'propagator'] as const;
+/** Option names of `sessionTelemetry`. */
+const TELEMETRY_OPTIONS = [...JOB_CONTEXT_OPTIONS, 'recordPayloads'] as const;
+
 /** Validates `sessionTelemetry` / `withJobContext` options; a TypeError names the bad field. */
-export function bullmqSettings(options: unknown, where: string): BullMQSettings {
-  const raw = optionsObject(options, `${where} options`);
+export function bullmqSettings(options: unknown, where: 'sessionTelemetry' | 'withJobContext'): BullMQSettings {
+  const known = where === 'sessionTelemetry' ? TELEMETRY_OPTIONS : JOB_CONTEXT_OPTIONS;
+  const raw = optionsObject(options, `${where} options`, known);
   return {
-    forQueue: policyTable(raw.queues, `${where} queues`, queuePolicy(raw, where, DEFAULT_QUEUE), queuePolicy),
+    forQueue: policyTable(raw.queues, `${where} queues`, queuePolicy(raw, where, DEFAULT_QUEUE), queuePolicy, QUEUE_POLICY_OPTIONS),
     propagator: propagatorOption(raw.propagator, `${where} propagator`, 'extract'),
     recordPayloads: booleanOption(raw.recordPayloads, `${where} recordPayloads`, false),
   };

@@ -98,6 +98,13 @@ const DEFAULT_POLICY: InboundPolicy = {
  */
 export const UNKNOWN_MESSAGE_POLICY: InboundPolicy = { ...DEFAULT_POLICY, trust: 'link' };
 
+/** Option names of one topic's policy. */
+const TOPIC_POLICY_OPTIONS = ['trust', 'shape', 'batchShape', 'signingKey', 'signedUpgrade'] as const;
+/** Option names of `instrumentConsumer`. */
+const CONSUMER_OPTIONS = [...TOPIC_POLICY_OPTIONS, 'groupId', 'topics', 'maxBatchLinks'] as const;
+/** Option names of `instrumentProducer`. */
+const PRODUCER_OPTIONS = ['signingKey', 'overrideTraceparent', 'spanPerMessage'] as const;
+
 function topicPolicy(raw: Record<string, unknown>, where: string, fallback: InboundPolicy): InboundPolicy {
   return {
     trust: trustOption<KafkaInboundMessage>(raw.trust, `${where}.trust`) ?? fallback.trust,
@@ -110,18 +117,18 @@ function topicPolicy(raw: Record<string, unknown>, where: string, fallback: Inbo
 
 /** Validates `instrumentConsumer` options; a TypeError names the bad field. */
 export function consumerSettings(options: unknown): ConsumerSettings {
-  const raw = optionsObject(options, 'instrumentConsumer options');
+  const raw = optionsObject(options, 'instrumentConsumer options', CONSUMER_OPTIONS);
   const defaults = topicPolicy(raw, 'instrumentConsumer', DEFAULT_POLICY);
   return {
     groupId: stringOption(raw.groupId, 'instrumentConsumer groupId'),
     maxBatchLinks: countOption(raw.maxBatchLinks, 'instrumentConsumer maxBatchLinks', DEFAULT_MAX_BATCH_LINKS),
-    policyFor: policyTable(raw.topics, 'instrumentConsumer topics', defaults, topicPolicy),
+    policyFor: policyTable(raw.topics, 'instrumentConsumer topics', defaults, topicPolicy, TOPIC_POLICY_OPTIONS),
   };
 }
 
 /** Validates `instrumentProducer` options; a TypeError names the bad field. */
 export function producerSettings(options: unknown): ProducerSettings {
-  const raw = optionsObject(options, 'instrumentProducer options');
+  const raw = optionsObject(options, 'instrumentProducer options', PRODUCER_OPTIONS);
   return {
     signing: keyringOption(raw.signingKey, 'instrumentProducer signingKey'),
     overrideTraceparent: booleanOption(raw.overrideTraceparent, 'instrumentProducer overrideTraceparent', false),

@@ -367,6 +367,10 @@ describe('trust and shape per queue', () => {
     expect(() => sessionTelemetry({ signingKey: 'short' })).toThrow(TypeError);
     expect(() => sessionTelemetry({ queues: 'all' as never })).toThrow(TypeError);
     expect(() => sessionTelemetry({ recordPayloads: 'yes' as never })).toThrow(TypeError);
+    expect(() => sessionTelemetry({ recordPayload: true } as never)).toThrow(
+      /sessionTelemetry options has no option "recordPayload" \(did you mean "recordPayloads"\?\)/,
+    );
+    expect(() => sessionTelemetry({ queues: { q: { sheduledRuns: 'session' } } } as never)).toThrow(/did you mean "scheduledRuns"/);
   });
 });
 

@@ -195,6 +195,19 @@ describe('setup checks', () => {
     expect(() => instrumentConsumer(consumerLike(), { topics: { t1: { signingKey: { keys: {}, activeKeyId: 'k' } } } })).toThrow(TypeError);
   });
 
+  it('rejects a misspelled option name, suggesting the one meant', () => {
+    expect(() => instrumentConsumer(consumerLike(), { trsut: 'link' } as never)).toThrow(
+      /instrumentConsumer options has no option "trsut" \(did you mean "trust"\?\)/,
+    );
+    expect(() => instrumentConsumer(consumerLike(), { topics: { t1: { batchshape: 'parent' } } } as never)).toThrow(
+      /topics\["t1"\] has no option "batchshape" \(did you mean "batchShape"\?\)/,
+    );
+    expect(() => instrumentProducer(producerLike(), { overrideTraceParent: true } as never)).toThrow(/did you mean "overrideTraceparent"/);
+    expect(() => instrumentProducer(producerLike(), { zzz: 1 } as never)).toThrow(
+      /has no option "zzz"; known: signingKey, overrideTraceparent, spanPerMessage/,
+    );
+  });
+
   it('refuses a frozen producer (a Proxy cannot replace its methods) with a TypeError at setup', () => {
     expect(() => instrumentProducer(Object.freeze(producerLike()))).toThrow(/frozen/);
   });
