@@ -8,6 +8,7 @@ import { mergeContextFields } from '../../src/carriers/header-merge.js';
 import { startOutboundHop } from '../../src/hop/outbound.js';
 import type { OutboundHop } from '../../src/hop/types.js';
 import type { clientRequestAttributes } from '../../src/http/semconv.js';
+import { recordHopAllowance, TRACE_HEADERS, withoutOurBaggage } from '../../src/http/guarded-headers.js';
 import { createTargetPolicy, type TargetPolicy, type TargetPolicyOptions } from '../../src/http/targets.js';
 import { booleanOption, keyringOption, optionsObject, propagatorOption } from '../../src/policy/options.js';
 import type { SigningKeyOption, SigningKeyring } from '../../src/policy/signing.js';
@@ -86,9 +87,31 @@ export function outboundHop(
   });
 }
 
-/** Our fields for `url` merged into `headers` (a copy we own), as the policy allows. */
+/**
+ * Our fields for `url` merged into `headers` (a copy we own), as the policy allows. What the
+ * policy denies is also removed from the copy (a copied inbound traceparent or session entry
+ * must not reach a denied target either). What it allows is recorded for the outbound guards,
+ * which hold other requests to the global policy and would otherwise strip it.
+ */
 export function addFields(headers: Record<string, string>, url: URL, hop: OutboundHop, settings: OutboundSettings): void {
   const fields = settings.policy.fieldsFor(url);
+  removeDenied(headers, fields.traceparent, fields.baggage);
   if (!fields.traceparent && !fields.baggage) return;
-  mergeContextFields(headers, hop.fields(fields), { overrideTraceparent: settings.overrideTraceparent });
+  const ours = hop.fields(fields);
+  mergeContextFields(headers, ours, { overrideTraceparent: settings.overrideTraceparent });
+  const traceparent = ours.traceparent ?? headers.traceparent;
+  if (traceparent !== undefined) recordHopAllowance(traceparent, url, fields);
+}
+
+function removeDenied(headers: Record<string, string>, traceparent: boolean, baggage: boolean): void {
+  if (traceparent && baggage) return;
+  for (const name of Object.keys(headers)) {
+    const lower = name.toLowerCase();
+    if (!traceparent && TRACE_HEADERS.has(lower)) delete headers[name];
+    else if (!baggage && lower === 'baggage') {
+      const kept = withoutOurBaggage(headers[name]);
+      if (kept === undefined) delete headers[name];
+      else headers[name] = kept;
+    }
+  }
 }

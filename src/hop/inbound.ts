@@ -25,7 +25,11 @@ import type { HopOutcome, InboundHop, InboundHopOptions, ResolvedInbound } from 
  * as we would have: then it is adopted; otherwise our own span starts fresh and links it.
  */
 function adoptable(existing: Span | undefined, existingContext: SpanContext | undefined, resolved: ResolvedInbound): existing is Span {
-  if (existing === undefined || existingContext === undefined || !existing.isRecording() || resolved.trust !== 'trust') return false;
+  if (existing === undefined || existingContext === undefined || !existing.isRecording()) return false;
+  // A caller the hop links: the existing span is ours to adopt when it did not continue that
+  // caller (the global extract refused it), so the request keeps one SERVER span.
+  if (resolved.trust === 'link') return resolved.caller === undefined || existingContext.traceId !== resolved.caller.traceId;
+  if (resolved.trust !== 'trust') return false;
   if (resolved.shape === 'parent') return existingContext.traceId === resolved.caller?.traceId;
   return resolved.shape === 'root' && resolved.caller === undefined;
 }
@@ -53,6 +57,8 @@ function adopt(existing: Span, existingContext: SpanContext, attributes: Attribu
   existing.setAttributes(attributes);
   existing.setAttribute(ATTR.hopTrust, resolved.trust);
   existing.setAttribute(ATTR.hopShape, 'adopted');
+  // The links our own span would have carried (the caller's span, on a `link` hop).
+  for (const link of resolved.links) existing.addLink(link);
   if (resolved.session !== undefined && existingContext.traceId === resolved.session.sessionId) {
     existing.setAttribute(ATTR.sessionId, resolved.session.sessionId);
     existing.setAttribute(ATTR.agentopsSessionId, resolved.session.sessionId);

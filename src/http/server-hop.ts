@@ -14,6 +14,7 @@ import { startInboundHop } from '../hop/inbound.js';
 import { type HopOutcome, type InboundHop, type InboundHopOptions } from '../hop/types.js';
 import { serverRequestAttributes, serverSpanName, statusErrorType } from './semconv.js';
 import { isInternalAddress } from './network.js';
+import { inboundVerdict } from './inbound-trust.js';
 import { recordException } from '../base/span-outcome.js';
 import {
   booleanOption,
@@ -112,7 +113,24 @@ export function resolveHttpServerOptions<Request>(
  * which is why the proxy must strip the headers at the edge.
  */
 export function defaultHttpTrust(req: IncomingMessage): TrustMode {
-  return isInternalAddress(req.socket?.remoteAddress) ? 'trust' : 'link';
+  // The verdict init's check recorded (it also knows init's publicPathPrefixes): the hop and the
+  // global extract must agree, or the request gets two SERVER spans.
+  return inboundVerdict(req.headers) ?? (isInternalAddress(req.socket?.remoteAddress) ? 'trust' : 'link');
+}
+
+let warnedStricterRoute = false;
+
+/**
+ * A route stricter than the global extract: instrumentation-http's span already continued the
+ * caller before the route's option was read. Said once; init's publicPathPrefixes closes it.
+ */
+function warnIfStricterThanGlobal(req: IncomingMessage, trust: TrustMode, existing: Span | undefined): void {
+  if (warnedStricterRoute || trust === 'trust' || existing === undefined || inboundVerdict(req.headers) !== 'trust') return;
+  warnedStricterRoute = true;
+  log.warn(
+    `route ${String(req.url).split('?')[0]} does not trust its callers, but instrumentation-http's SERVER span was started from the global extract, which did: ` +
+      "list the route's path in init({ publicPathPrefixes }) so that the stock span does not continue the caller's trace",
+  );
 }
 
 /**
@@ -158,10 +176,9 @@ export function startHttpServerHop<Request>(
     if (config.signing !== undefined) options.signing = config.signing;
     if (input.signedUpgrade ?? config.signedUpgrade) options.signedUpgrade = true;
     if (config.propagator !== undefined) options.propagator = config.propagator;
-    if (config.adopt) {
-      const existingSpan = findServerSpan(active);
-      if (existingSpan !== undefined) options.existingSpan = existingSpan;
-    }
+    const existingSpan = findServerSpan(active);
+    warnIfStricterThanGlobal(req, trust, existingSpan);
+    if (config.adopt && existingSpan !== undefined) options.existingSpan = existingSpan;
     const hop = startInboundHop(options);
 
     let error: unknown;

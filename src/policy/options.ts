@@ -170,3 +170,19 @@ export function policyTable<P>(
   }
   return (key) => (key === undefined ? undefined : table.get(key)) ?? defaults;
 }
+
+/**
+ * `publicPathPrefixes`: absolute request paths ('/webhooks', '/api/public/'); no query or
+ * fragment, since they are compared with the path of the request target only.
+ */
+export function pathPrefixesOption(value: unknown, where: string): readonly string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) configError(where, 'must be an array of path prefixes starting with "/"');
+  return Object.freeze(
+    value.map((p: unknown, i) => {
+      if (typeof p !== 'string' || !p.startsWith('/')) configError(`${where}[${i}]`, 'must be a path starting with "/"');
+      if (p.includes('?') || p.includes('#')) configError(`${where}[${i}]`, 'must not contain a query or fragment');
+      return p;
+    }),
+  );
+}

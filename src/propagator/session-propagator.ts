@@ -24,7 +24,11 @@ import { extractTraceContext, injectTraceContext } from './trace-context.js';
 
 /** Options of {@link sessionPropagator}. */
 export interface SessionPropagatorOptions {
-  /** Read B3 (`b3`, or `X-B3-*`) when no valid traceparent is present; W3C wins when both are. Default true. */
+  /**
+   * Read B3 (`b3`, or `X-B3-*`) when no valid traceparent is present; W3C wins when both are.
+   * Default false: edge proxies that strip traceparent and baggage often leave B3, and a lone
+   * `b3` header would then pick the trace (the session). `OTEL_PROPAGATORS=b3`/`b3multi` turns it on for `init`.
+   */
   b3Extract?: boolean;
   /** Also write B3 on inject: one `b3` header ('single') or the `X-B3-*` set ('multi'). Default false. */
   b3Inject?: false | 'single' | 'multi';
@@ -76,7 +80,7 @@ export class SessionPropagator implements TextMapPropagator {
     const o: SessionPropagatorOptions = typeof options === 'object' && options !== null ? options : {};
     this.limits = resolveLimits(o.limits);
     this.baggage = new SessionBaggage(this.limits, o.alwaysInjectSession === true);
-    this.b3Reader = o.b3Extract === false ? undefined : b3Reader();
+    this.b3Reader = o.b3Extract === true ? b3Reader() : undefined;
     this.b3Writer = o.b3Inject === 'single' || o.b3Inject === 'multi' ? b3Writer(o.b3Inject) : undefined;
     this.vetExtractedSession = o.vetExtractedSession === true;
     this.fieldNames = Object.freeze([TRACEPARENT, TRACESTATE, BAGGAGE, ...(this.b3Writer?.fields() ?? [])]);

@@ -4,10 +4,13 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { attempt, remaining, settlesWithin } from '../base/deadline.js';
 import { log } from '../base/diag.js';
 import { sharedState } from '../base/state.js';
-import { booleanOption, keyringOption, optionsObject, samplerOption, stringOption } from '../policy/options.js';
+import { booleanOption, keyringOption, optionsObject, pathPrefixesOption, samplerOption, stringOption } from '../policy/options.js';
 import type { SigningKeyOption } from '../policy/signing.js';
 import type { SessionPropagatorOptions } from '../propagator/session-propagator.js';
 import { isSessionSpanProcessor, SessionSpanProcessor, type SessionSpanProcessorOptions } from '../session/processor.js';
+import { installInboundTrust } from '../http/inbound-trust.js';
+import { installOutboundGuards } from '../http/outbound-guards.js';
+import { createTargetPolicy, type TargetPolicyOptions } from '../http/targets.js';
 import { exportPipeline, type ExportOptions, type PipelineStats } from './pipeline.js';
 import { globalPropagator, installGlobalPropagator } from './propagators.js';
 import { resolveQueueOptions } from './queue-options.js';
@@ -38,6 +41,19 @@ export interface InitOptions extends ExportOptions {
   vetGlobalExtract?: boolean;
   /** Options of the session span processor. */
   sessionProcessor?: SessionSpanProcessorOptions;
+  /**
+   * The HTTP target policy every outgoing node:http/https, undici and fetch request is held to,
+   * whoever makes it (default: internal destinations only). To a denied destination no header
+   * carrying the session's trace id and none of this library's baggage members go out.
+   */
+  httpTargets?: TargetPolicyOptions;
+  /**
+   * Request paths (prefixes, by whole segments) whose callers the global `extract` never trusts,
+   * whatever their address: public routes behind a reverse proxy, where every caller looks
+   * private. instrumentation-http's SERVER span starts before any route option is read; on these
+   * paths it starts a fresh trace (the library's hop adopts it and links the caller).
+   */
+  publicPathPrefixes?: readonly string[];
 }
 
 /** Counters of the export pipeline `init` built. */
@@ -90,7 +106,7 @@ function resetState(): void {
 }
 
 /** Beside an application's provider: only the propagator is ours, and the flush is the provider's, under our deadline. */
-function join(existing: TracerProvider, o: InitOptions, deadlineMillis: number): InitHandle {
+function join(existing: TracerProvider, o: InitOptions, deadlineMillis: number, uninstallGuards: () => void): InitHandle {
   installGlobalPropagator(globalPropagator(o.propagator));
   if (!providerHasSessionProcessor(existing)) {
     log.warn(
@@ -106,7 +122,10 @@ function join(existing: TracerProvider, o: InitOptions, deadlineMillis: number):
         attempt('forceFlush of the tracer provider failed', () => flush?.()),
         deadlineMillis,
       )),
-    shutdown: async () => resetState(),
+    shutdown: async () => {
+      uninstallGuards();
+      resetState();
+    },
     stats: () => ({
       spansExported: 0,
       spansDropped: 0,
@@ -143,10 +162,22 @@ export function init(options: InitOptions = {}): InitHandle {
       : (keyringOption(signingKey, o.signingKey !== undefined ? 'init signingKey' : 'AGENTOPS_SIGNING_KEY') ?? undefined);
   const sampler = samplerOption(o.sampler, 'init sampler');
   const serviceName = stringOption(o.serviceName, 'init serviceName');
+  const targets = optionsObject(o.httpTargets, 'init httpTargets') as TargetPolicyOptions;
+  createTargetPolicy(targets); // validated here, before anything is registered
+  const publicPaths = pathPrefixesOption(o.publicPathPrefixes, 'init publicPathPrefixes');
+  const installGuards = (): (() => void) => {
+    const uninstallOutbound = installOutboundGuards(targets);
+    const uninstallInbound = installInboundTrust(publicPaths);
+    return () => {
+      uninstallOutbound();
+      uninstallInbound();
+    };
+  };
 
   const existing = userProvider();
   if (existing !== undefined) {
-    const handle = join(existing, o, resolveQueueOptions(o.exportQueue, 'init exportQueue', env).exportTimeoutMillis);
+    const deadline = resolveQueueOptions(o.exportQueue, 'init exportQueue', env).exportTimeoutMillis;
+    const handle = join(existing, o, deadline, installGuards());
     state.signing = signing;
     state.globalSessionBaggage = o.globalSessionBaggage === true;
     state.handle = handle;
@@ -166,6 +197,7 @@ export function init(options: InitOptions = {}): InitHandle {
   // Ours, per OTEL_PROPAGATORS, instead of the provider's default W3C pair.
   provider.register({ propagator: null });
   installGlobalPropagator(globalPropagator(o.propagator, env));
+  const uninstallGuards = installGuards();
 
   let shutDown: Promise<void> | undefined;
   const handle: InitHandle = {
@@ -186,6 +218,7 @@ export function init(options: InitOptions = {}): InitHandle {
         trace.disable();
         propagation.disable();
         context.disable();
+        uninstallGuards();
         resetState();
       })()),
     stats: () => ({ ...pipeline.stats(), inboundRefused: state.counters.droppedInbound }),

@@ -8,14 +8,43 @@
 import { propagation, type Context, type TextMapGetter, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api';
 import { INJECT_FIELDS_KEY, type InjectFields } from '../base/context-keys.js';
 import { log } from '../base/diag.js';
+import { recordWrittenBaggage } from '../http/guarded-headers.js';
+import { inboundVerdict } from '../http/inbound-trust.js';
 import { sessionPropagator, type SessionPropagatorOptions } from '../propagator/session-propagator.js';
 
 /** Marks the propagators `init` registers, across copies of the package (ESM and CJS builds). */
 const OURS = Symbol.for('agentops-propagation.global-propagator');
 
-function mark<P extends TextMapPropagator>(propagator: P): P {
-  (propagator as unknown as Record<symbol, boolean>)[OURS] = true;
-  return propagator;
+/**
+ * The global propagator as instrumentations see it. On inject it records the baggage values it
+ * writes: the outbound guards remove exactly those (and our members) on a denied destination,
+ * and leave other tools' baggage alone. On extract it continues nothing for a request the
+ * inbound trust check (http/inbound-trust.ts) judged `link`: the stock SERVER span then starts
+ * a fresh trace, and the library's hop adopts it and links the caller.
+ */
+class GlobalGuarded implements TextMapPropagator {
+  constructor(private readonly inner: TextMapPropagator) {}
+  inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
+    this.inner.inject(context, carrier, {
+      set(c: unknown, key: string, value: string) {
+        if (key === 'baggage') recordWrittenBaggage(value);
+        setter.set(c, key, value);
+      },
+    });
+  }
+  extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
+    if (inboundVerdict(carrier) === 'link') return context;
+    return this.inner.extract(context, carrier, getter);
+  }
+  fields(): string[] {
+    return this.inner.fields();
+  }
+}
+
+function mark(propagator: TextMapPropagator): TextMapPropagator {
+  const outer = new GlobalGuarded(propagator);
+  (outer as unknown as Record<symbol, boolean>)[OURS] = true;
+  return outer;
 }
 
 /** True when the registered global propagator is one `init` made or a `SessionPropagator` (`sessionPropagator()`). */
@@ -44,8 +73,8 @@ class TraceContextOnly implements TextMapPropagator {
 /**
  * The global propagator for `OTEL_PROPAGATORS` (unset: tracecontext,baggage): the session
  * propagator; without `baggage`, one that writes no baggage header; `none` alone: none at all
- * (undefined). `b3`/`b3multi` are not wired from the environment yet: use the `propagator`
- * option's `b3Inject`. Other names are warned about and ignored, as the SDK does.
+ * (undefined). `b3` / `b3multi` turn B3 on (read, and written as one header / the `X-B3-*` set)
+ * unless the `propagator` option says otherwise. Other names are warned about and ignored.
  */
 export function globalPropagator(
   options: SessionPropagatorOptions | undefined,
@@ -57,15 +86,14 @@ export function globalPropagator(
     .filter((n) => n !== '');
   if (names.length === 0) return mark(sessionPropagator(options));
   for (const name of names) {
-    if (name === 'b3' || name === 'b3multi') {
-      log.warn(`OTEL_PROPAGATORS: ${name} is not enabled from the environment; pass init({ propagator: { b3Inject } }) to write B3`);
-    } else if (!['tracecontext', 'baggage', 'none'].includes(name)) {
+    if (!['tracecontext', 'baggage', 'none', 'b3', 'b3multi'].includes(name))
       log.warn(`OTEL_PROPAGATORS: ${name} is not supported; ignored`);
-    }
   }
   if (names.includes('none') && names.length === 1) return undefined;
-  if (names.includes('tracecontext') && !names.includes('baggage')) return mark(new TraceContextOnly(sessionPropagator(options)));
-  return mark(sessionPropagator(options));
+  const b3 = names.includes('b3multi') ? 'multi' : names.includes('b3') ? 'single' : undefined;
+  const o: SessionPropagatorOptions = b3 === undefined ? { ...options } : { b3Extract: true, b3Inject: b3, ...options };
+  if (names.includes('tracecontext') && !names.includes('baggage')) return mark(new TraceContextOnly(sessionPropagator(o)));
+  return mark(sessionPropagator(o));
 }
 
 /** Replaces whatever is registered with `propagator` (none when undefined). */

@@ -19,7 +19,7 @@ const LAYERS: Record<string, readonly string[]> = {
   hop: ['base', 'policy', 'session', 'propagator'],
   messaging: ['base'],
   http: ['base', 'propagation', 'session', 'policy', 'carriers', 'hop'],
-  sdk: ['base', 'propagation', 'session', 'policy', 'propagator', 'hop'],
+  sdk: ['base', 'propagation', 'session', 'policy', 'propagator', 'hop', 'http'],
 };
 
 function files(dir: string): string[] {

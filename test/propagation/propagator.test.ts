@@ -101,30 +101,33 @@ describe('extract: traceparent and tracestate', () => {
 describe('extract: B3', () => {
   const b3T = '80f198ee56343ba864fe8b2a57d3eff7';
   const b3S = 'e457b5a2e4d86bd1';
+  // B3 extraction is opt-in (issue 14): on here, off by default (last test).
+  const b3On = sessionPropagator({ b3Extract: true });
 
   it('single header', () => {
-    const ctx = extract({ b3: `${b3T}-${b3S}-1` });
+    const ctx = extract({ b3: `${b3T}-${b3S}-1` }, b3On);
     expect(trace.getSpanContext(ctx)).toMatchObject({ traceId: b3T, spanId: b3S, traceFlags: 1, isRemote: true });
   });
 
   it('multi headers', () => {
-    const ctx = extract({ 'x-b3-traceid': b3T, 'x-b3-spanid': b3S, 'x-b3-sampled': '1' });
+    const ctx = extract({ 'x-b3-traceid': b3T, 'x-b3-spanid': b3S, 'x-b3-sampled': '1' }, b3On);
     expect(trace.getSpanContext(ctx)).toMatchObject({ traceId: b3T, spanId: b3S, traceFlags: 1, isRemote: true });
   });
 
   it('64-bit trace ids are left-padded, uppercase ids lowercased', () => {
-    const ctx = extract({ 'x-b3-traceid': '64FE8B2A57D3EFF7', 'x-b3-spanid': b3S.toUpperCase(), 'x-b3-sampled': '0' });
+    const ctx = extract({ 'x-b3-traceid': '64FE8B2A57D3EFF7', 'x-b3-spanid': b3S.toUpperCase(), 'x-b3-sampled': '0' }, b3On);
     expect(trace.getSpanContext(ctx)).toMatchObject({ traceId: '000000000000000064fe8b2a57d3eff7', spanId: b3S, traceFlags: 0 });
   });
 
   it('W3C wins when both are present', () => {
-    const ctx = extract({ traceparent: `00-${T}-${S}-01`, b3: `${b3T}-${b3S}-1` });
+    const ctx = extract({ traceparent: `00-${T}-${S}-01`, b3: `${b3T}-${b3S}-1` }, b3On);
     expect(trace.getSpanContext(ctx)?.traceId).toBe(T);
   });
 
   it('B3 is used when the traceparent is invalid, and not at all when disabled', () => {
-    expect(trace.getSpanContext(extract({ traceparent: 'garbage', b3: `${b3T}-${b3S}-1` }))?.traceId).toBe(b3T);
+    expect(trace.getSpanContext(extract({ traceparent: 'garbage', b3: `${b3T}-${b3S}-1` }, b3On))?.traceId).toBe(b3T);
     expect(trace.getSpanContext(extract({ b3: `${b3T}-${b3S}-1` }, sessionPropagator({ b3Extract: false })))).toBeUndefined();
+    expect(trace.getSpanContext(extract({ b3: `${b3T}-${b3S}-1` }))).toBeUndefined();
   });
 
   it('b3Inject writes single or multi headers alongside traceparent', () => {

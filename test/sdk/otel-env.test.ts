@@ -163,8 +163,9 @@ describe('OTEL_BSP_* and OTEL_PROPAGATORS', () => {
       expect(await fieldsWith(undefined)).toEqual(expect.arrayContaining(['traceparent', 'baggage']));
       expect(await fieldsWith('tracecontext')).toEqual(['traceparent', 'tracestate']);
       expect(await fieldsWith('none')).toEqual([]);
-      expect(await fieldsWith('tracecontext,baggage,b3')).toEqual(expect.arrayContaining(['traceparent', 'baggage']));
-      expect(warnings.some((w) => w.includes('b3 is not enabled from the environment'))).toBe(true);
+      // B3 is opt-in by OTEL_PROPAGATORS (issue 14): b3 writes one header, b3multi the X-B3-* set.
+      expect(await fieldsWith('tracecontext,baggage,b3')).toEqual(expect.arrayContaining(['traceparent', 'baggage', 'b3']));
+      expect(await fieldsWith('tracecontext,baggage,b3multi')).toEqual(expect.arrayContaining(['x-b3-traceid']));
     })();
   });
 });
