@@ -15,6 +15,7 @@ import {
   startHttpServerHop,
   type HttpServerHop,
   type HttpServerOptions,
+  warnIfShadowed,
 } from '../../src/http/server-hop.js';
 import { log } from '../../src/base/diag.js';
 
@@ -59,17 +60,19 @@ function hopOf(req: IncomingMessage): HttpServerHop | undefined {
  * Express middleware (4 and 5): extracts the caller's context under the trust policy, starts the
  * SERVER span (or adopts instrumentation-http's), and runs the rest of the chain in the hop's
  * context. Mount it first. Mounted more than once on a request's path (app and router), the
- * first one to see the request decides; per-route trust is a trust function or one middleware
- * per router. Throws a TypeError on invalid options.
+ * first one to see the request decides (the diag logger warns once when a later one's trust
+ * differs); per-route trust is a trust function or one middleware per router. Throws a TypeError on invalid options.
  */
 export function sessionMiddleware(options?: SessionMiddlewareOptions): SessionMiddleware {
   const config = resolveHttpServerOptions<Request>(options, 'sessionMiddleware');
   return function agentopsSession(req, res, next) {
-    if (hopOf(req) !== undefined) {
+    const routed = req as RoutedRequest;
+    const existing = hopOf(req);
+    if (existing !== undefined) {
+      warnIfShadowed(existing, req, config, req as Request, typeof routed.originalUrl === 'string' ? routed.originalUrl : undefined);
       next();
       return;
     }
-    const routed = req as RoutedRequest;
     const hop = startHttpServerHop(req, res, config, {
       request: req as Request,
       path: typeof routed.originalUrl === 'string' ? routed.originalUrl : req.url,

@@ -2,7 +2,7 @@ import { context as otelContext, SpanKind, type Context } from '@opentelemetry/a
 import type { Producer } from 'kafkajs';
 import { headersWithContext, isHeaderRecord, kafkaHeaderSetter, type KafkaHeaders } from '../../src/carriers/kafka.js';
 import { log } from '../../src/base/diag.js';
-import { outboundInjectContext, startOutboundHop } from '../../src/hop/outbound.js';
+import { permitHopCarrier, startOutboundHop } from '../../src/hop/outbound.js';
 import { type HopOutcome, type OutboundHop } from '../../src/hop/types.js';
 import { messagingSpanName } from '../../src/messaging/semconv.js';
 import { producerAttributes, resultAttributes } from './attributes.js';
@@ -52,25 +52,35 @@ function fieldsOf(hop: OutboundHop): Record<string, string> {
   return fields as Record<string, string>;
 }
 
-/** A copy of `message` carrying `fields`; the caller's message and headers stay untouched. */
-function messageWithFields(message: unknown, fields: Record<string, string>, settings: ProducerSettings): unknown {
+/**
+ * A copy of `message` carrying `fields`; the caller's message and headers stay untouched. The
+ * copied headers are a carrier the hop built: another instrumentation injecting into them
+ * (instrumentation-kafkajs) writes the hop's session too.
+ */
+function messageWithFields(message: unknown, fields: Record<string, string>, hop: OutboundHop, settings: ProducerSettings): unknown {
   if (!isObject(message) || Object.keys(fields).length === 0) return message;
   const headers = message.headers;
   if (headers !== undefined && headers !== null && !isHeaderRecord(headers)) {
     log.debug('kafka: message headers are not an object; sent without context');
     return message;
   }
-  return { ...message, headers: headersWithContext(headers ?? undefined, fields, { overrideTraceparent: settings.overrideTraceparent }) };
+  const copy = headersWithContext(headers ?? undefined, fields, { overrideTraceparent: settings.overrideTraceparent });
+  permitHopCarrier(copy, hop.context, settings.signing);
+  return { ...message, headers: copy };
 }
 
 /** Starts the PRODUCER spans for `groups` (pushed onto `hops`) and returns each group's message copies. */
 function prepareGroups(groups: readonly TopicGroup[], settings: ProducerSettings, hops: ProducerHop[]): unknown[][] {
   return groups.map(({ topic, messages }) => {
     if (settings.spanPerMessage) {
-      return messages.map((message) => messageWithFields(message, fieldsOf(startProducerHop(topic, [message], settings, hops)), settings));
+      return messages.map((message) => {
+        const hop = startProducerHop(topic, [message], settings, hops);
+        return messageWithFields(message, fieldsOf(hop), hop, settings);
+      });
     }
-    const fields = fieldsOf(startProducerHop(topic, messages, settings, hops));
-    return messages.map((message) => messageWithFields(message, fields, settings));
+    const hop = startProducerHop(topic, messages, settings, hops);
+    const fields = fieldsOf(hop);
+    return messages.map((message) => messageWithFields(message, fields, hop, settings));
   });
 }
 
@@ -83,8 +93,9 @@ function messageCounts(groups: readonly TopicGroup[]): Map<string, number> {
 /**
  * Sends the prepared copy and ends the spans when kafkajs settles; kafkajs' result or error goes
  * back to the caller unchanged. With one span, kafkajs runs inside it, so that another
- * instrumentation of the same producer (instrumentation-kafkajs) nests under it and injects the
- * same session.
+ * instrumentation of the same producer (instrumentation-kafkajs) nests under it; the session
+ * entry's permit is on the message headers the hop built, not in this context, so an HTTP call
+ * kafkajs (or a wrapper) makes meanwhile does not carry the session entry.
  */
 function dispatch(
   hops: readonly ProducerHop[],
@@ -92,7 +103,7 @@ function dispatch(
   settings: ProducerSettings,
   send: () => Promise<unknown>,
 ): Promise<unknown> {
-  const ctx: Context = hops.length === 1 ? outboundInjectContext(hops[0]!.hop.context, settings.signing) : otelContext.active();
+  const ctx: Context = hops.length === 1 ? hops[0]!.hop.context : otelContext.active();
   let pending: Promise<unknown>;
   try {
     pending = otelContext.with(ctx, send);

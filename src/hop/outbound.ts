@@ -11,6 +11,7 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
+import { permitCarrier } from '../base/carrier-permits.js';
 import { INJECT_FIELDS_KEY, SESSION_PERMIT_KEY, type InjectFields } from '../base/context-keys.js';
 import { guard } from '../base/diag.js';
 import { warnIfNotInitialised } from '../base/init-warning.js';
@@ -29,7 +30,7 @@ import type { OutboundHop, OutboundHopOptions } from './types.js';
  * with a key (never a signature it received). An entry that is not vetted is inert: the
  * propagator leaves it out.
  */
-export function outboundInjectContext(ctx: Context, signing: SigningKeyring | null | undefined, fields?: InjectFields): Context {
+function outboundInjectContext(ctx: Context, signing: SigningKeyring | null | undefined, fields?: InjectFields): Context {
   let out = ctx.setValue(SESSION_PERMIT_KEY, true);
   if (fields !== undefined) out = out.setValue(INJECT_FIELDS_KEY, fields);
   const entry = vettedSession(ctx);
@@ -43,6 +44,16 @@ export function outboundInjectContext(ctx: Context, signing: SigningKeyring | nu
   if (traceFlags !== undefined) complete.traceFlags = traceFlags;
   const keyring = hopKeyring(signing);
   return contextWithSessionEntry(out, keyring === undefined ? complete : signedEntry(complete, keyring));
+}
+
+/**
+ * Marks `carrier`, built by the hop whose context is `ctx`, as permitted to carry that hop's
+ * session entry (signed when a key is set), whoever injects into it later: another
+ * instrumentation of the same client writing its own context into the message the hop built
+ * keeps the session, while the code that sends the carrier runs without any permit.
+ */
+export function permitHopCarrier(carrier: object, ctx: Context, signing: SigningKeyring | null | undefined): void {
+  permitCarrier(carrier, outboundInjectContext(ctx, signing));
 }
 
 function injectWith(propagator: TextMapPropagator, ctx: Context, carrier: unknown, setter: TextMapSetter): void {

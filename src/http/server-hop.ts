@@ -84,6 +84,8 @@ export interface HttpServerHop {
   readonly context: Context;
   /** The underlying inbound hop (span, session, trust applied). */
   readonly hop: InboundHop;
+  /** The trust mode this hop applied to the request. */
+  readonly trust: TrustMode;
   /** Records an error the framework reported for this request; the span ends with it. */
   recordError(error: unknown): void;
 }
@@ -119,6 +121,34 @@ export function defaultHttpTrust(req: IncomingMessage): TrustMode {
 }
 
 let warnedStricterRoute = false;
+let warnedShadowedHop = false;
+
+/**
+ * A second server middleware on the request's path (a router-level one behind an app-level one)
+ * finds the first one's hop and does nothing: its own trust never applies. Said once, when its
+ * trust for this request differs from the trust the first applied. Never throws.
+ */
+export function warnIfShadowed<Request>(
+  existing: HttpServerHop,
+  req: IncomingMessage,
+  config: HttpServerConfig<Request>,
+  request: Request,
+  path: string | undefined,
+): void {
+  if (warnedShadowedHop) return;
+  try {
+    const trust = resolveTrust(config.trust, request, defaultHttpTrust(req));
+    if (trust === existing.trust) return;
+    warnedShadowedHop = true;
+    log.warn(
+      `a second session middleware on ${String(path ?? req.url).split('?')[0]} would apply trust '${trust}', but an earlier one already ` +
+        `started this request's hop with trust '${existing.trust}' and the second does nothing: mount one middleware per ` +
+        'path, or give the first a trust function of the request',
+    );
+  } catch (err) {
+    log.debug(`checking a second session middleware failed: ${String(err)}`);
+  }
+}
 
 /**
  * A route stricter than the global extract: instrumentation-http's span already continued the
@@ -205,6 +235,7 @@ export function startHttpServerHop<Request>(
       // @fastify/otel and instrumentation-express nest under it and name it by route.
       context: rpc === undefined && !hop.adopted ? setRPCMetadata(hop.context, { type: RPCType.HTTP, span: hop.span }) : hop.context,
       hop,
+      trust,
       recordError(err) {
         if (hasError || ended) return;
         hasError = true;

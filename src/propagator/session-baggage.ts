@@ -2,7 +2,8 @@
  * The baggage half of the session propagator: W3C Baggage through the pure codec, with the
  * session entry as the codec's reserved member (validated, last to go to the limits) and the
  * permit rule: the session entry is written only where one of this library's hops (which apply
- * the target policy) or the user allowed it, because other libraries' instrumentations call the
+ * the target policy) or the user allowed it (a hop's permit rides in the context of its own inject
+ * call, or on a carrier the hop built: base/carrier-permits.ts), because other libraries' instrumentations call the
  * global propagator for any destination; and only the vetted session's entry (session/context.ts),
  * so that an entry someone else extracted into the context is never forwarded.
  */
@@ -16,6 +17,7 @@ import {
   type TextMapSetter,
 } from '@opentelemetry/api';
 import { BoundedCache } from '../base/bounded-cache.js';
+import { carrierPermit } from '../base/carrier-permits.js';
 import { SESSION_PERMIT_KEY } from '../base/context-keys.js';
 import { guard, log } from '../base/diag.js';
 import { bump, sharedState } from '../base/state.js';
@@ -99,7 +101,9 @@ export class SessionBaggage {
     return guard('reading the session failed; the session entry is left out', undefined, vettedSessionMetadata, context);
   }
 
-  inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
+  inject(active: Context, carrier: unknown, setter: TextMapSetter): void {
+    // A carrier a hop built gets that hop's baggage and session, whoever injects into it.
+    const context = carrierPermit(carrier) ?? active;
     const baggage = propagation.getBaggage(context);
     if (baggage === undefined) return;
     const session = this.sessionMetadata(context);

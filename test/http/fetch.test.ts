@@ -122,6 +122,34 @@ describe('sessionFetch', () => {
     expect(last!.headers.traceparent).toBe(`00-${session.id}-${span.spanContext().spanId}-03`);
   });
 
+  it('a 302 from an internal host to a public one delivers none of the session, not even headers the caller copied', async () => {
+    const session = startSession();
+    const fetchWithSession = sessionFetch(world);
+    const start = `${internal.url}/redirect/302?to=${encodeURIComponent(`${publicUrl()}/v1/chat`)}`;
+    // Inbound headers the caller copied onto its request: the session's traceparent, tracestate,
+    // our baggage members (the session entry, an agentops.* member) beside another tool's member.
+    const copied = {
+      Traceparent: `00-${session.id}-${'1'.repeat(16)}-01`,
+      TraceState: 'vendor=abc',
+      Baggage: `agentops.session.id=${session.id};root=${'2'.repeat(16)},agentops.user=u1,tenant=acme`,
+      b3: `${session.id}-${'3'.repeat(16)}-1`,
+      'X-B3-TraceId': session.id,
+      'sentry-trace': `${session.id}-${'4'.repeat(16)}-1`,
+    };
+    const response = await withSession(session, () => fetchWithSession(start, { headers: copied }));
+    session.end();
+    expect(response.status).toBe(200);
+    expect(response.redirected).toBe(true);
+    expect(sessionInBaggage(internal.seen[0]!.headers.baggage)).toBe(session.id);
+    expect(publicSite.seen).toHaveLength(1);
+    const got = publicSite.seen[0]!;
+    expect(got.path).toBe('/v1/chat');
+    for (const name of ['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'sentry-trace']) expect(got.headers[name]).toBeUndefined();
+    // Another tool's member follows its own rules; none of ours, and no header names the session.
+    expect(got.headers.baggage).toBe('tenant=acme');
+    expect(JSON.stringify(got.headers)).not.toContain(session.id);
+  });
+
   it('keeps fetch redirect semantics: 303 and POST on 301/302 become GET without body; 307/308 resend it', async () => {
     const fetchWithSession = sessionFetch();
     const to = encodeURIComponent(`${internal.url}/target`);

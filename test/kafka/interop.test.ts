@@ -1,7 +1,7 @@
 // Interop with the stock @opentelemetry/instrumentation-kafkajs. It patches kafkajs through
 // require hooks, so kafkajs is loaded here with createRequire after the instrumentation is
 // enabled; toggling it decides whether the next producer or consumer is stock-instrumented.
-import { SpanKind } from '@opentelemetry/api';
+import { context, propagation, SpanKind } from '@opentelemetry/api';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type * as KafkaJs from 'kafkajs';
@@ -159,14 +159,27 @@ describe('interop with @opentelemetry/instrumentation-kafkajs', () => {
     const [topic] = (await createTopics(kafka)) as [string];
     const producer = made(true, () => instrumentProducer(kafka.producer()));
     const session = startSession();
-    await withProducer(producer, (p) => withSession(session, () => p.send({ topic, messages: [{ value: 'x' }] })));
+    // With baggage of the application's own in the context, the stock inject writes a baggage header too.
+    const tenant = () => {
+      const current = propagation.getBaggage(context.active()) ?? propagation.createBaggage();
+      return propagation.setBaggage(context.active(), current.setEntry('tenant', { value: 'acme' }));
+    };
+    await withProducer(producer, (p) =>
+      withSession(session, () => context.with(tenant(), () => p.send({ topic, messages: [{ value: 'x' }] }))),
+    );
     session.end();
     const seen: (string | undefined)[] = [];
+    const baggage: string[] = [];
     const consumer = made(false, () => instrumentConsumer(kafka.consumer(fastConsumerConfig())));
     await consumeUntil(
       consumer,
       [topic],
-      { eachMessage: async () => void seen.push(getSessionId()) },
+      {
+        eachMessage: async ({ message }) => {
+          baggage.push(String(message.headers?.baggage));
+          seen.push(getSessionId());
+        },
+      },
       'one message',
       () => seen.length === 1,
     );
@@ -175,6 +188,10 @@ describe('interop with @opentelemetry/instrumentation-kafkajs', () => {
     const theirs = spansOf(`send ${topic}`, STOCK_SCOPE)[0]!;
     expect(parentSpanId(theirs)).toBe(ours.spanContext().spanId);
     expect(seen).toEqual([session.id]);
+    // The stock inject into the headers our hop built keeps our baggage, session entry included
+    // (the permit is on those headers, not on the context kafkajs sends in).
+    expect(baggage[0]).toContain(`agentops.session.id=${session.id}`);
+    expect(baggage[0]).toContain('tenant=acme');
     expect(t.one(`process ${topic}`).spanContext().traceId).toBe(session.id);
   });
 
