@@ -1,7 +1,8 @@
 // A process with this library's init and the stock instrumentation-http/-undici (registered
 // before or after init, sampled or not), sending requests to a "public host" (a loopback server
 // reached as api.openai.com) and to internal ones. Prints what each server received, as raw
-// header blocks: {"heads": {...}}. Run by test/http/stock-outbound.test.ts.
+// header blocks: {"heads": {...}}. Order 'nodesdk': a NodeSDK application with the
+// auto-instrumentations instead. Run by test/http/stock-outbound.test.ts.
 import { createRequire } from 'node:module';
 import type * as HttpModule from 'node:http';
 import * as lib from '../../src/index.js';
@@ -33,7 +34,23 @@ const initOptions = {
   propagator: { b3Inject: 'multi' as const },
 };
 let handle: ReturnType<typeof lib.init> | undefined;
-if (order === 'before') {
+let sdk: { shutdown(): Promise<void> } | undefined;
+if (order === 'nodesdk') {
+  // A NodeSDK application: the auto-instrumentations (http and undici among them), the session
+  // processor in spanProcessors, the session propagator as NodeSDK's; init() after start().
+  const { NodeSDK } = require('@opentelemetry/sdk-node');
+  const { getNodeAutoInstrumentations } = require('@opentelemetry/auto-instrumentations-node');
+  const { SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+  const nodeSdk = new NodeSDK({
+    instrumentations: [getNodeAutoInstrumentations({ '@opentelemetry/instrumentation-fs': { enabled: false } })],
+    spanProcessors: [new lib.SessionSpanProcessor(), new SimpleSpanProcessor(new InMemorySpanExporter())],
+    sampler: initOptions.sampler,
+    textMapPropagator: lib.sessionPropagator({ b3Inject: 'multi' }),
+  });
+  nodeSdk.start();
+  sdk = nodeSdk;
+  handle = lib.init();
+} else if (order === 'before') {
   stock();
   handle = lib.init(initOptions);
 } else if (order === 'after') {
@@ -134,6 +151,7 @@ function send(make: (cb: (r: HttpModule.IncomingMessage) => void) => HttpModule.
   agent.destroy();
   server.close();
   await handle?.shutdown();
+  await sdk?.shutdown();
 })().catch((err) => {
   console.error(err);
   process.exit(1);

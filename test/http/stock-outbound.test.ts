@@ -1,6 +1,7 @@
 /**
  * The HTTP target policy beside stock instrumentation (issue 14, item 1 and the hop allowance):
- * real instrumentation-http and -undici, registered before and after `init`, sampled and not.
+ * real instrumentation-http and -undici, registered before and after `init`, and a NodeSDK
+ * application with auto-instrumentations-node, sampled and not.
  * "api.openai.com" is a loopback server reached through an agent whose lookup (and, for fetch,
  * the process's DNS) maps it to 127.0.0.1; assertions are on the raw bytes that server received.
  */
@@ -26,7 +27,9 @@ describe.each([
   ['before', false],
   ['after', true],
   ['after', false],
-])('instrumentation registered %s init, sampled %s', (order, sampled) => {
+  ['nodesdk', true],
+  ['nodesdk', false],
+])('instrumentation registered %s init (nodesdk: NodeSDK with auto-instrumentations-node), sampled %s', (order, sampled) => {
   it('a denied destination gets no header carrying the session trace id and none of our baggage; internal ones keep the trace', async () => {
     const { traceId, heads } = await run(order as string, sampled as boolean);
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
