@@ -33,9 +33,10 @@ function compile(root: string, dir: string): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
-  // tsup reads its config from the working directory, so it runs in a child with cwd = root.
+  // tsup reads its config from the working directory, so it runs in a child with cwd = root. The
+  // config's onSuccess step post-processes its own dist/ (source maps), not this directory.
   const script = `const { build } = require(${JSON.stringify(TSUP)});
-build({ outDir: ${JSON.stringify(join(dir, 'dist'))}, format: ['esm'], dts: false, sourcemap: false, clean: true, silent: true })
+build({ outDir: ${JSON.stringify(join(dir, 'dist'))}, format: ['esm'], dts: false, sourcemap: false, clean: true, silent: true, onSuccess: undefined })
   .catch((err) => { console.error(err); process.exit(1); });`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
