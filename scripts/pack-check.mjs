@@ -87,13 +87,18 @@ try {
   if (!license.includes('Apache License') || !license.includes('Version 2.0, January 2004')) fail('LICENSE is not the Apache 2.0 text');
   console.log(`${files.length} files, every export target present, no machine paths`);
 
-  // 3. Installed size with dependencies: the tarball alone in an empty project (npm adds the
-  //    required peer @opentelemetry/api), as `npm install agentops-propagation` would.
+  // 3. Installed size with dependencies: the README's install command in an empty project
+  //    (`npm install agentops-propagation @opentelemetry/api`). The API is named, as the README
+  //    says: left to npm's peer auto-install, a transitive dependency on api ^1.3.0
+  //    (@opentelemetry/api-logs) sometimes places api 1.10 at the root, which the OTel 2.x
+  //    packages refuse.
   step('installed size');
   const sizeDir = path.join(tmp, 'size');
   mkdirSync(sizeDir);
   writeFileSync(path.join(sizeDir, 'package.json'), '{ "name": "size", "private": true }\n');
-  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', tarball], { cwd: sizeDir });
+  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', tarball, '@opentelemetry/api'], {
+    cwd: sizeDir,
+  });
   const installedKb = Number(run('du', ['-sk', 'node_modules'], { cwd: sizeDir }).split('\t')[0]);
   const ls = JSON.parse(run('npm', ['ls', '--all', '--json'], { cwd: sizeDir }));
   const names = new Set();

@@ -132,11 +132,9 @@ const registerSessionPlugin: FastifyPluginCallback<SessionPluginOptions> = (fast
   let config;
   try {
     // Fastify adds its own keys (prefix, logLevel...) to plugin options; only ours are read.
-    const { trust, shape, signingKey, signedUpgrade, adoptExistingSpan, propagator } = options ?? {};
-    config = resolveHttpServerOptions<FastifyRequest>(
-      { trust, shape, signingKey, signedUpgrade, adoptExistingSpan, propagator } as SessionPluginOptions,
-      'sessionPlugin',
-    );
+    // Fastify's own registration options travel in the same object; every other key must be ours.
+    const { prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...ours } = (options ?? {}) as Record<string, unknown>;
+    config = resolveHttpServerOptions<FastifyRequest>(ours as SessionPluginOptions, 'sessionPlugin');
   } catch (err) {
     done(err as Error);
     return;

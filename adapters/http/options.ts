@@ -10,7 +10,7 @@ import type { OutboundHop } from '../../src/hop/types.js';
 import type { clientRequestAttributes } from '../../src/http/semconv.js';
 import { recordHopAllowance, TRACE_HEADERS, withoutOurBaggage } from '../../src/http/guarded-headers.js';
 import { createTargetPolicy, type TargetPolicy, type TargetPolicyOptions } from '../../src/http/targets.js';
-import { booleanOption, keyringOption, optionsObject, propagatorOption } from '../../src/policy/options.js';
+import { booleanOption, keyringOption, optionNames, optionsObject, propagatorOption } from '../../src/policy/options.js';
 import type { SigningKeyOption, SigningKeyring } from '../../src/policy/signing.js';
 
 /** Options shared by {@link sessionFetch} and {@link injectSessionHeaders}. */
@@ -45,9 +45,23 @@ export interface OutboundSettings {
   propagator: TextMapPropagator | undefined;
 }
 
+/** Every option name of {@link InjectSessionHeadersOptions}: any other key is a misspelling. */
+const INJECT_OPTIONS = optionNames<InjectSessionHeadersOptions>({
+  targets: true,
+  traceparentTargets: true,
+  baggageTargets: true,
+  internalTargets: true,
+  overrideTraceparent: true,
+  override: true,
+  signingKey: true,
+  propagator: true,
+});
+/** Every option name of {@link SessionFetchOptions}. */
+const FETCH_OPTIONS = [...INJECT_OPTIONS, 'maxRedirects'];
+
 /** Validates outbound options; bad configuration throws a TypeError naming the option. */
-export function outboundSettings(options: unknown, where: string): OutboundSettings {
-  const o = optionsObject(options, `${where} options`);
+export function outboundSettings(options: unknown, where: 'sessionFetch' | 'injectSessionHeaders'): OutboundSettings {
+  const o = optionsObject(options, `${where} options`, where === 'sessionFetch' ? FETCH_OPTIONS : INJECT_OPTIONS);
   const deprecated = booleanOption(o.override, `${where} override`, false);
   return {
     policy: createTargetPolicy(o as TargetPolicyOptions),

@@ -19,6 +19,7 @@ import { recordException } from '../base/span-outcome.js';
 import {
   booleanOption,
   keyringOption,
+  optionNames,
   optionsObject,
   propagatorOption,
   shapeOption,
@@ -93,12 +94,22 @@ export interface HttpServerHop {
 /** Where adapters keep the hop on the request object: the one property the library adds. */
 export const HTTP_SERVER_HOP: unique symbol = Symbol.for('agentops-propagation.http-server-hop') as never;
 
+/** Every option name of {@link HttpServerOptions}: any other key is a misspelling. */
+const HTTP_SERVER_OPTIONS = optionNames<HttpServerOptions<unknown>>({
+  trust: true,
+  shape: true,
+  signingKey: true,
+  signedUpgrade: true,
+  adoptExistingSpan: true,
+  propagator: true,
+});
+
 /** Validates server adapter options; bad configuration throws a TypeError at setup time. */
 export function resolveHttpServerOptions<Request>(
   options: HttpServerOptions<Request> | undefined,
   where: string,
 ): HttpServerConfig<Request> {
-  const o = optionsObject(options, `${where} options`);
+  const o = optionsObject(options, `${where} options`, HTTP_SERVER_OPTIONS);
   return {
     trust: trustOption<Request>(o.trust, `${where} trust`),
     shape: shapeOption<Request>(o.shape, `${where} shape`),

@@ -41,6 +41,15 @@ function suggestion(name: string, known: readonly string[]): string | undefined 
 }
 
 /**
+ * The option names of an options type, spelled once as the keys of a record, so the compiler
+ * fails when an option is added to the type but not here (a new option must never be rejected as
+ * unknown).
+ */
+export function optionNames<T extends object>(names: Record<keyof Required<T>, true>): readonly string[] {
+  return Object.keys(names);
+}
+
+/**
  * The options object given to a setup function (`{}` when omitted); anything else throws. With
  * `known`, a key that is not one of them throws too, with the likely intended name: a
  * misspelled option (`{ trsut: 'link' }`) must not silently leave the default in place.

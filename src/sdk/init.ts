@@ -4,7 +4,15 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { attempt, remaining, settlesWithin } from '../base/deadline.js';
 import { log } from '../base/diag.js';
 import { sharedState } from '../base/state.js';
-import { booleanOption, keyringOption, optionsObject, pathPrefixesOption, samplerOption, stringOption } from '../policy/options.js';
+import {
+  booleanOption,
+  keyringOption,
+  optionNames,
+  optionsObject,
+  pathPrefixesOption,
+  samplerOption,
+  stringOption,
+} from '../policy/options.js';
 import type { SigningKeyOption } from '../policy/signing.js';
 import type { SessionPropagatorOptions } from '../propagator/session-propagator.js';
 import { isSessionSpanProcessor, SessionSpanProcessor, type SessionSpanProcessorOptions } from '../session/processor.js';
@@ -137,6 +145,27 @@ function join(existing: TracerProvider, o: InitOptions, deadlineMillis: number, 
   };
 }
 
+/** Every option name of {@link InitOptions}: any other key is a misspelling. */
+const INIT_OPTIONS = optionNames<InitOptions>({
+  serviceName: true,
+  resourceAttributes: true,
+  exporters: true,
+  sampler: true,
+  signingKey: true,
+  propagator: true,
+  globalSessionBaggage: true,
+  vetGlobalExtract: true,
+  sessionProcessor: true,
+  httpTargets: true,
+  publicPathPrefixes: true,
+  otlpEndpoint: true,
+  otlpProtocol: true,
+  apiKey: true,
+  apiEndpoint: true,
+  tokenLifetimeMillis: true,
+  exportQueue: true,
+});
+
 /**
  * Sets up tracing for a service: the session propagator globally, a tracer provider with the
  * resource from the OTel environment, the session span processor and bounded export queues.
@@ -149,7 +178,7 @@ export function init(options: InitOptions = {}): InitHandle {
     log.warn('init called twice; returning the first handle');
     return state.handle as InitHandle;
   }
-  const given = optionsObject(options, 'init options') as InitOptions;
+  const given = optionsObject(options, 'init options', INIT_OPTIONS) as InitOptions;
   // Vetting what the global extract delivers is a property of the propagator init registers.
   const o: InitOptions = booleanOption(given.vetGlobalExtract, 'init vetGlobalExtract', false)
     ? { ...given, propagator: { ...given.propagator, vetExtractedSession: true } }

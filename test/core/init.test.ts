@@ -124,6 +124,10 @@ describe('init', () => {
     }
   });
 
+  it('rejects a misspelled option name with the one it likely meant', () => {
+    expect(() => init({ servicename: 'x' } as never)).toThrow(/init options has no option "servicename" \(did you mean "serviceName"\?\)/);
+  });
+
   it('returns the first handle when called twice', () => {
     handle = init({ exporters: [new InMemorySpanExporter()] });
     expect(init()).toBe(handle);

@@ -256,6 +256,10 @@ describe('sessionFetch', () => {
     expect(() => sessionFetch(undefined, { targets: ['example.com'] })).toThrow(TypeError);
     expect(() => sessionFetch(undefined, { maxRedirects: -1 })).toThrow(TypeError);
     expect(() => sessionFetch(undefined, { override: 'yes' as never })).toThrow(TypeError);
+    expect(() => sessionFetch(undefined, { overideTraceparent: true } as never)).toThrow(/did you mean "overrideTraceparent"/);
+    expect(() => injectSessionHeaders({}, 'http://127.0.0.1/', { target: [] } as never)).toThrow(
+      /injectSessionHeaders options has no option "target" \(did you mean "targets"\?\)/,
+    );
   });
 });
 

@@ -292,5 +292,6 @@ export const INVALID_OPTIONS: [string, ServerOptions][] = [
   ['an unknown shape', { shape: 'tree' as never }],
   ['a signing key too short', { signingKey: 'short' }],
   ['a non-boolean adoptExistingSpan', { adoptExistingSpan: 1 as never }],
+  ['a misspelled option name', { trsut: 'link' } as never],
   ['null', null as never],
 ];
