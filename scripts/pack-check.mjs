@@ -29,6 +29,12 @@ function fail(message) {
   failures.push(message);
   console.error(`FAIL ${message}`);
 }
+// `npm run pack:check` hands this script the repository's npm settings as npm_config_* variables
+// (its .npmrc sets legacy-peer-deps for the test dependencies). A user's project has none of them,
+// and with legacy-peer-deps npm neither installs nor respects peer ranges: drop them, so every
+// scratch install below resolves as a user's would. npm in the repository still reads its .npmrc.
+for (const name of Object.keys(process.env)) if (name.toLowerCase().startsWith('npm_config_')) delete process.env[name];
+
 function run(cmd, args, options = {}) {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, ...options });
 }
@@ -87,11 +93,8 @@ try {
   if (!license.includes('Apache License') || !license.includes('Version 2.0, January 2004')) fail('LICENSE is not the Apache 2.0 text');
   console.log(`${files.length} files, every export target present, no machine paths`);
 
-  // 3. Installed size with dependencies: the README's install command in an empty project
-  //    (`npm install agentops-propagation @opentelemetry/api`). The API is named, as the README
-  //    says: left to npm's peer auto-install, a transitive dependency on api ^1.3.0
-  //    (@opentelemetry/api-logs) sometimes places api 1.10 at the root, which the OTel 2.x
-  //    packages refuse.
+  // 3. Installed size with dependencies: the tarball alone in an empty project (npm adds the
+  //    required peer @opentelemetry/api), as `npm install agentops-propagation` would.
   step('installed size');
   const sizeDir = path.join(tmp, 'size');
   mkdirSync(sizeDir);
