@@ -1,6 +1,6 @@
 // Sampling keeps sessions whole. Hundreds of sessions go through HTTP -> Kafka eachMessage ->
 // Kafka eachBatch + withMessageContext -> BullMQ -> HTTP, and each then adds a BullMQ flow
-// (parent and child job), with init({ sampler }) at parentbased_traceidratio 0.25. Every session
+// (parent and child job) and a scheduled run, with init({ sampler }) at parentbased_traceidratio 0.25. Every session
 // must be exported whole (all of its spans) or not at all, and the kept share must lie within
 // 4.5 standard deviations of 0.25 (binomial, n sessions: a false failure about once in 150,000
 // runs). Then the same with one service sampling at another ratio: under parent-based sampling
@@ -16,7 +16,7 @@ import {
   type Sampler,
   type SamplingResult,
 } from '@opentelemetry/sdk-trace-base';
-import { FlowProducer, Worker } from 'bullmq';
+import { FlowProducer, Queue, Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrumentFlowProducer, sessionTelemetry } from '../../adapters/bullmq/index.js';
 import { init, withSession, type InitHandle } from '../../src/index.js';
@@ -51,7 +51,11 @@ class PerServiceSampler implements Sampler {
   }
 }
 
-/** Adds one flow (a parent job with one child) in each session and waits until both ran. */
+/**
+ * Adds, in each session, one flow (a parent job with one child) and one scheduled run (a
+ * repeatable job limited to one run, which rejoins the session it was created in), and waits
+ * until all three jobs ran.
+ */
 async function flows(run: PipelineRun): Promise<string> {
   const queue = uniqueQueueName(FLOW_QUEUE_PREFIX);
   const telemetry = sessionTelemetry();
@@ -59,16 +63,22 @@ async function flows(run: PipelineRun): Promise<string> {
   const worker = new Worker(queue, async () => void done++, { connection: connection(), telemetry, concurrency: 50 });
   worker.on('error', () => undefined);
   const producer = instrumentFlowProducer(new FlowProducer({ connection: connection(), telemetry }));
+  const scheduler = new Queue(queue, { connection: connection(), telemetry });
   try {
-    for (const session of run.sessions) {
+    for (const [i, session] of run.sessions.entries()) {
       await context.with(context.active(), () =>
-        withSession(session, () => producer.add({ name: 'parent', queueName: queue, children: [{ name: 'child', queueName: queue }] })),
+        withSession(session, async () => {
+          await producer.add({ name: 'parent', queueName: queue, children: [{ name: 'child', queueName: queue }] });
+          await scheduler.add('scheduled', {}, { repeat: { every: 100, limit: 1, key: `run-${i}` } });
+        }),
       );
     }
-    await waitFor('flows', () => done >= 2 * run.sessions.length, 180_000);
+    await waitFor('flows and scheduled runs', () => done >= 3 * run.sessions.length, 180_000);
   } finally {
     await worker.close();
     await producer.close();
+    await scheduler.obliterate({ force: true }).catch(() => undefined);
+    await scheduler.close();
   }
   return queue;
 }
@@ -110,7 +120,7 @@ async function sampledRun(sampler: Sampler) {
 const ratio = (r: number) => new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(r) });
 const otherService = (name: string) => name.startsWith('process bull') || name.includes('/done') || name.startsWith('complete');
 
-describe('sampling keeps sessions whole across HTTP, Kafka and BullMQ (incl. flows)', () => {
+describe('sampling keeps sessions whole across HTTP, Kafka and BullMQ (incl. flows and scheduled runs)', () => {
   it(`parentbased_traceidratio ${RATIO}: each of ${SESSIONS} sessions whole or absent, kept share within 4.5 sd`, async () => {
     const { result } = await sampledRun(ratio(RATIO));
     const share = result.kept / SESSIONS;
