@@ -7,7 +7,7 @@ import { Queue, Worker } from 'bullmq';
 import express from 'express';
 import type { Kafka } from 'kafkajs';
 import { createServer, Agent, type Server } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sessionTelemetry } from '../../adapters/bullmq/index.js';
 import { sessionMiddleware } from '../../adapters/express/index.js';
@@ -17,6 +17,7 @@ import { connection, uniqueQueueName, waitFor } from '../bullmq/helpers.js';
 import { inParallel } from '../helpers/child.js';
 import { postLines } from '../helpers/header-lines.js';
 import { heapAfterGc } from '../helpers/heap.js';
+import { refusingCollector, silentCollector } from '../helpers/dead-collector.js';
 import { report } from '../helpers/report.js';
 import { createTopics, fastConsumerConfig, kafkaClient } from '../kafka/helpers.js';
 
@@ -39,38 +40,6 @@ afterEach(() => {
   process.off('unhandledRejection', onEscape);
   process.off('uncaughtException', onEscape);
 });
-
-/** An endpoint that accepts connections and never answers; it counts the connections it got. */
-async function silentEndpoint(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let total = 0;
-  const server = createTcpServer((socket) => {
-    total++;
-    sockets.add(socket);
-    socket.on('data', () => undefined);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
-    connections: () => total,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** A loopback URL nothing listens on: connections are refused. */
-async function refusingEndpoint(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return { url: `http://127.0.0.1:${port}/v1/traces`, connections: () => 0, close: async () => undefined };
-}
 
 /** Sends HTTP requests, Kafka messages and BullMQ jobs through instrumented services; resolves with what the user code saw. */
 async function traffic(
@@ -153,8 +122,8 @@ async function traffic(
 
 describe('the OTLP endpoint is down: work goes on, memory stays bounded, the drops are counted', () => {
   it.each([
-    ['refuses connections', refusingEndpoint],
-    ['accepts and never answers', silentEndpoint],
+    ['refuses connections', refusingCollector],
+    ['accepts and never answers', silentCollector],
   ] as const)('%s', async (what, endpoint) => {
     const down = await endpoint();
     const kafka = kafkaClient();

@@ -5,9 +5,9 @@
 // shutdown.
 
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { init, startSession, withSession, type InitHandle } from '../../src/index.js';
+import { refusingCollector, silentCollector } from '../helpers/dead-collector.js';
 import { report } from '../helpers/report.js';
 
 /** Fixed allowance over the deadline for timers and a loaded 2-core machine. */
@@ -19,35 +19,6 @@ afterEach(async () => {
   await handle?.shutdown();
   handle = undefined;
 });
-
-/** A port nothing listens on: connections are refused. */
-async function refusing(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return { url: `http://127.0.0.1:${port}/v1/traces`, close: async () => undefined };
-}
-
-/** Accepts connections, reads everything, never answers. */
-async function silent(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('data', () => undefined);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 const neverAnswers: SpanExporter = { export: () => undefined, shutdown: () => new Promise<void>(() => undefined) };
 const throws: SpanExporter = {
@@ -79,15 +50,23 @@ const cases: Case[] = [
   [
     'collector refuses connections, default timeout',
     undefined,
-    async () => refusing().then((c) => ({ options: { otlpEndpoint: c.url }, close: c.close })),
+    async () => refusingCollector().then((c) => ({ options: { otlpEndpoint: c.url }, close: c.close })),
   ],
   [
     'collector never answers, default timeout',
     undefined,
-    async () => silent().then((c) => ({ options: { otlpEndpoint: c.url }, close: c.close })),
+    async () => silentCollector().then((c) => ({ options: { otlpEndpoint: c.url }, close: c.close })),
   ],
-  ['collector refuses connections, 2 s', 2_000, async () => refusing().then((c) => ({ options: { otlpEndpoint: c.url }, close: c.close }))],
-  ['collector never answers, 2 s', 2_000, async () => silent().then((c) => ({ options: { otlpEndpoint: c.url }, close: c.close }))],
+  [
+    'collector refuses connections, 2 s',
+    2_000,
+    async () => refusingCollector().then((c) => ({ options: { otlpEndpoint: c.url }, close: c.close })),
+  ],
+  [
+    'collector never answers, 2 s',
+    2_000,
+    async () => silentCollector().then((c) => ({ options: { otlpEndpoint: c.url }, close: c.close })),
+  ],
   ['exporter never calls back, 2 s', 2_000, async () => ({ options: { exporters: [neverAnswers] }, close: async () => undefined })],
   ['exporter throws and rejects, 2 s', 2_000, async () => ({ options: { exporters: [throws] }, close: async () => undefined })],
 ];
