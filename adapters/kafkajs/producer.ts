@@ -2,7 +2,7 @@ import { context as otelContext, SpanKind, type Context } from '@opentelemetry/a
 import type { Producer } from 'kafkajs';
 import { headersWithContext, isHeaderRecord, kafkaHeaderSetter, type KafkaHeaders } from '../../src/carriers/kafka.js';
 import { log } from '../../src/base/diag.js';
-import { permitHopCarrier, startOutboundHop } from '../../src/hop/outbound.js';
+import { startOutboundHop } from '../../src/hop/outbound.js';
 import { type HopOutcome, type OutboundHop } from '../../src/hop/types.js';
 import { messagingSpanName } from '../../src/messaging/semconv.js';
 import { producerAttributes, resultAttributes } from './attributes.js';
@@ -65,7 +65,7 @@ function messageWithFields(message: unknown, fields: Record<string, string>, hop
     return message;
   }
   const copy = headersWithContext(headers ?? undefined, fields, { overrideTraceparent: settings.overrideTraceparent });
-  permitHopCarrier(copy, hop.context, settings.signing);
+  hop.permit(copy);
   return { ...message, headers: copy };
 }
 

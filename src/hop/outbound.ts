@@ -46,16 +46,6 @@ function outboundInjectContext(ctx: Context, signing: SigningKeyring | null | un
   return contextWithSessionEntry(out, keyring === undefined ? complete : signedEntry(complete, keyring));
 }
 
-/**
- * Marks `carrier`, built by the hop whose context is `ctx`, as permitted to carry that hop's
- * session entry (signed when a key is set), whoever injects into it later: another
- * instrumentation of the same client writing its own context into the message the hop built
- * keeps the session, while the code that sends the carrier runs without any permit.
- */
-export function permitHopCarrier(carrier: object, ctx: Context, signing: SigningKeyring | null | undefined): void {
-  permitCarrier(carrier, outboundInjectContext(ctx, signing));
-}
-
 function injectWith(propagator: TextMapPropagator, ctx: Context, carrier: unknown, setter: TextMapSetter): void {
   propagator.inject(ctx, carrier, setter);
 }
@@ -77,6 +67,8 @@ export function startOutboundHop(options: OutboundHopOptions): OutboundHop {
         );
   const ctx = span === undefined ? base : trace.setSpan(base, span);
   const propagator = hopPropagator(options.propagator);
+  // Built once per hop, on the first carrier it permits (a send of many messages permits many).
+  let permitContext: Context | undefined;
   let done = false;
   const hop: OutboundHop = {
     span,
@@ -92,6 +84,10 @@ export function startOutboundHop(options: OutboundHopOptions): OutboundHop {
         carrier,
         (setter ?? defaultTextMapSetter) as TextMapSetter,
       );
+    },
+    permit(carrier) {
+      permitContext ??= outboundInjectContext(ctx, options.signing);
+      permitCarrier(carrier, permitContext);
     },
     fields(fields) {
       const out: Record<string, string> = {};

@@ -128,6 +128,13 @@ export interface OutboundHop {
   inject<Carrier>(carrier: Carrier, setter?: TextMapSetter<Carrier>, fields?: InjectFields): void;
   /** This hop's W3C fields as a new plain object. */
   fields(fields?: InjectFields): Record<string, string>;
+  /**
+   * Marks `carrier` (one the adapter built for this hop) as permitted to carry the hop's session
+   * entry, signed when a key is set, whoever injects into it later: another instrumentation of
+   * the same client writing into it keeps the session, while the code that sends it runs
+   * without any permit.
+   */
+  permit(carrier: object): void;
   /** Ends the span (once) with the outcome. */
   end(outcome?: HopOutcome): void;
 }
