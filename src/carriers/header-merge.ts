@@ -6,14 +6,15 @@
  *   carries its own trace), unless `overrideTraceparent`, which replaces them (and any B3 field
  *   the hop wrote) with ours;
  * - `baggage`: always merged. Their members are kept and win a shared key, except the session
- *   entry, which is ours: the session the work actually runs in, vetted by this library.
+ *   entry (all its members), which is ours: the session the work actually runs in, vetted by this
+ *   library.
  *
  * Header names are matched in any case; a replaced field is written lowercase, a merged `baggage`
  * under the first spelling the headers had.
  */
 import { parseBaggage, serializeBaggage, type BaggageItem } from '../propagation/baggage.js';
 import { readHeaderValue } from '../propagation/carrier-values.js';
-import { SESSION_MEMBER } from '../session/entry.js';
+import { isSessionEntryKey, SESSION_MEMBER } from '../session/entry.js';
 
 /** How a hop's fields combine with fields the headers already hold. */
 export interface ContextMergeOptions {
@@ -39,11 +40,23 @@ export function mergeBaggageHeaders(preferred: string, other: string): string {
   return serializeBaggage(merged, undefined, SESSION_MEMBER);
 }
 
-/** Their `baggage` and ours: their members win a shared key, except the session entry, which is ours. */
+/**
+ * Their `baggage` and ours: their members win a shared key, except the session entry, which is
+ * ours whole: with a session of ours, none of their session members (a stale signature, a root of
+ * another session) is kept beside it.
+ */
 export function mergeSessionBaggage(existing: string, ours: string): string {
-  const theirsFirst = mergeBaggageHeaders(existing, ours);
-  const session = parseBaggage(ours, undefined, SESSION_MEMBER).entries.find((item) => item.key === SESSION_MEMBER.key);
-  return session === undefined ? theirsFirst : mergeBaggageHeaders(serializeBaggage([session], undefined, SESSION_MEMBER), theirsFirst);
+  const ourItems = parseBaggage(ours, undefined, SESSION_MEMBER).entries;
+  if (!ourItems.some((item) => item.key === SESSION_MEMBER.key)) return mergeBaggageHeaders(existing, ours);
+  const theirs = parseBaggage(existing, undefined, SESSION_MEMBER).entries.filter((item) => !isSessionEntryKey(item.key));
+  const merged = ourItems.filter((item) => isSessionEntryKey(item.key));
+  const keys = new Set(merged.map((item) => item.key));
+  for (const item of [...theirs, ...ourItems]) {
+    if (keys.has(item.key)) continue;
+    keys.add(item.key);
+    merged.push(item);
+  }
+  return serializeBaggage(merged, undefined, SESSION_MEMBER);
 }
 
 /** Own keys of `headers` that spell `name` in any case. */

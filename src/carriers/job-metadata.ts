@@ -2,7 +2,7 @@
  * The job-metadata carrier: the string a job queue stores with each job for context propagation
  * (BullMQ keeps it in `job.opts.telemetry.metadata`). It is the JSON of a W3C carrier:
  *
- *   {"traceparent":"00-…","tracestate":"…","baggage":"agentops.session.id=…;root=…;flags=03"}
+ *   {"traceparent":"00-…","tracestate":"…","baggage":"agentops.session.id=…,agentops.session.root=…,agentops.session.flags=03"}
  *
  * W3C fields sit at the top level because that is what `bullmq-otel` writes and reads, so a job
  * produced by either side is understood by the other. Anything of this library's own would go

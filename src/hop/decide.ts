@@ -19,8 +19,14 @@ import { bump } from '../base/state.js';
 import { verifySessionEntry } from '../policy/signing.js';
 import type { TrustMode } from '../policy/trust.js';
 import { ATTR } from '../session/attributes.js';
-import { baggageSessionEntry, contextWithVettedSession, sessionRootSpanContext, withoutVettedSession } from '../session/context.js';
-import { SESSION_BAGGAGE_KEY, type SessionEntry } from '../session/entry.js';
+import {
+  baggageSessionEntry,
+  contextWithVettedSession,
+  sessionRootSpanContext,
+  withoutSessionMembers,
+  withoutVettedSession,
+} from '../session/context.js';
+import type { SessionEntry } from '../session/entry.js';
 import { hopKeyring, hopPropagator } from './propagator.js';
 import type { HopShape, InboundHopOptions, ResolvedInbound } from './types.js';
 
@@ -132,7 +138,10 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
   if (session === undefined) {
     let ctx = base;
     const kept = propagation.getBaggage(ctx);
-    if (kept?.getEntry(SESSION_BAGGAGE_KEY) !== undefined) ctx = propagation.setBaggage(ctx, kept.removeEntry(SESSION_BAGGAGE_KEY));
+    if (kept !== undefined) {
+      const withoutSession = withoutSessionMembers(kept);
+      if (withoutSession !== kept) ctx = propagation.setBaggage(ctx, withoutSession);
+    }
     if (caller === undefined)
       return rootDecision(trace.getSpan(ctx) === undefined ? ctx : trace.deleteSpan(ctx), [], session, caller, trust);
     return childDecision(ctx, caller, [], session, caller, trust, 'parent');

@@ -62,6 +62,11 @@ export interface ReservedMember {
   key: string;
   /** Whether a (decoded) value may stand. */
   isValid(value: string): boolean;
+  /**
+   * Keys that belong with it (default none): serialized right after it and, by the limits, given
+   * up after every other member and before it. Their values are ordinary (first of repeats kept).
+   */
+  companions?: readonly string[];
 }
 
 /** True when `key` is an RFC 7230 token, the only keys W3C baggage allows. */
@@ -110,16 +115,27 @@ function memberSize(item: BaggageItem): number {
 
 type BaggageLimits = Pick<PropagationLimits, 'maxBaggageBytes' | 'maxBaggageMembers'>;
 
+/** 0 for the reserved member, 1 for its companions, 2 for every other member: the order of the budget. */
+function standing(key: string, reserved: ReservedMember | undefined): number {
+  if (reserved === undefined) return 2;
+  if (key === reserved.key) return 0;
+  return reserved.companions?.includes(key) === true ? 1 : 2;
+}
+
 /**
- * Keeps the members that fit both limits, in order, whole; the reserved member is placed first in
- * the budget so that other entries never crowd it out. Returns the kept members (input order).
+ * Keeps the members that fit both limits, in order, whole; the reserved member and then its
+ * companions are placed first in the budget so that other entries never crowd them out. Returns
+ * the kept members (input order).
  */
-function fitLimits(items: BaggageItem[], limits: BaggageLimits, reservedKey: string | undefined): BaggageItem[] {
+function fitLimits(items: BaggageItem[], limits: BaggageLimits, reserved: ReservedMember | undefined): BaggageItem[] {
   let bytes = -1; // n members need n - 1 commas
   let count = 0;
   const kept = new Array<boolean>(items.length).fill(false);
-  const reserved = reservedKey === undefined ? -1 : items.findIndex((it) => it.key === reservedKey);
-  const order = reserved < 0 ? items.keys() : [reserved, ...Array.from(items.keys()).filter((i) => i !== reserved)];
+  const indexes = Array.from(items.keys());
+  const order =
+    reserved === undefined
+      ? indexes
+      : indexes.sort((a, b) => standing(items[a]!.key, reserved) - standing(items[b]!.key, reserved) || a - b);
   for (const i of order) {
     const size = memberSize(items[i] as BaggageItem) + 1;
     if (count + 1 > limits.maxBaggageMembers || bytes + size > limits.maxBaggageBytes) continue;
@@ -137,7 +153,7 @@ function fitLimits(items: BaggageItem[], limits: BaggageLimits, reservedKey: str
  * - the `reserved` member (if named): a value `isValid` refuses is dropped; two different values
  *   drop every member of that key (which one is genuine cannot be told); equal values keep the first;
  * - limits: members beyond `maxBaggageMembers` or `maxBaggageBytes` (as re-serialized) are dropped
- *   whole, the reserved member last; at most `maxScanBytes` characters and `maxScanMembers` members
+ *   whole, the reserved member last and its companions just before it; at most `maxScanBytes` characters and `maxScanMembers` members
  *   are examined and a member cut by that window is dropped.
  */
 export function parseBaggage(
@@ -214,7 +230,7 @@ export function parseBaggage(
   if (reservedConflict) log.debug(`baggage: conflicting ${reservedKey} members, all of them dropped`);
   else if (invalidReserved) log.debug(`baggage: ${reservedKey} member with an invalid value dropped`);
 
-  const fitted = fitLimits(entries, l, reservedKey);
+  const fitted = fitLimits(entries, l, reserved);
   if (fitted.length < entries.length) {
     dropped += entries.length - fitted.length;
     log.debug(`baggage: ${entries.length - fitted.length} members over the size or count limit dropped`);
@@ -253,7 +269,7 @@ function joinWindow(values: readonly string[], limit: number): string {
  * Serializes members into a `baggage` header value ('' when nothing is left). Members with a
  * non-token key are dropped; malformed metadata is dropped from its member; a `reserved` member
  * whose value `isValid` refuses is dropped; repeated keys keep the first. The reserved member is written
- * first, and members beyond `maxBaggageMembers` / `maxBaggageBytes` are dropped whole, never the
+ * first and its companions next, and members beyond `maxBaggageMembers` / `maxBaggageBytes` are dropped whole, never the
  * reserved member while others remain to drop.
  */
 export function serializeBaggage(items: Iterable<BaggageItem>, limits?: Partial<BaggageLimits>, reserved?: ReservedMember): string {
@@ -279,10 +295,11 @@ export function serializeBaggage(items: Iterable<BaggageItem>, limits?: Partial<
     }
     const entry: BaggageItem = { key, value };
     if (metadata !== undefined) entry.metadata = metadata;
-    if (key === reserved?.key) valid.unshift(entry);
-    else valid.push(entry);
+    valid.push(entry);
   }
-  const fitted = fitLimits(valid, limits === undefined ? DEFAULT_LIMITS : resolveLimits(limits), reserved?.key);
+  // The reserved member first, then its companions, then the rest, each group in input order.
+  if (reserved !== undefined) valid.sort((a, b) => standing(a.key, reserved) - standing(b.key, reserved));
+  const fitted = fitLimits(valid, limits === undefined ? DEFAULT_LIMITS : resolveLimits(limits), reserved);
   dropped += valid.length - fitted.length;
   if (dropped > 0) {
     bump('baggageEntriesDropped', dropped);

@@ -25,8 +25,8 @@ import { parseBaggage, serializeBaggage, type BaggageItem } from '../propagation
 import { readHeaderValue } from '../propagation/carrier-values.js';
 import type { PropagationLimits } from '../propagation/limits.js';
 import { OrderedBaggage } from '../propagation/ordered-baggage.js';
-import { vettedSession } from '../session/context.js';
-import { formatSessionEntryMetadata, SESSION_BAGGAGE_KEY, SESSION_MEMBER } from '../session/entry.js';
+import { holdsSessionEntry, vettedSession } from '../session/context.js';
+import { isSessionEntryKey, SESSION_MEMBER, sessionEntryMembers, type SessionEntry } from '../session/entry.js';
 import { BAGGAGE, readField, writeField } from './fields.js';
 
 /**
@@ -64,12 +64,6 @@ function metadataText(entry: BaggageEntry): string | undefined {
   }
 }
 
-/** The vetted session's entry properties, or undefined outside a vetted session. */
-function vettedSessionMetadata(context: Context): string | undefined {
-  const vetted = vettedSession(context);
-  return vetted === undefined ? undefined : formatSessionEntryMetadata(vetted);
-}
-
 /** W3C Baggage carrying the session entry under the permit rule. */
 export class SessionBaggage {
   // Only headers that parsed with nothing dropped are kept, so a hit skips no log line.
@@ -93,12 +87,12 @@ export class SessionBaggage {
   }
 
   /**
-   * The session entry's properties to write: the vetted session's (never what else the baggage
-   * says, so a received signature does not go on), only where permitted; undefined: left out.
+   * The session entry to write: the vetted session's (never what else the baggage says, so a
+   * received signature does not go on), only where permitted; undefined: left out.
    */
-  private sessionMetadata(context: Context): string | undefined {
+  private sessionToWrite(context: Context): SessionEntry | undefined {
     if (!this.sessionPermitted(context)) return undefined;
-    return guard('reading the session failed; the session entry is left out', undefined, vettedSessionMetadata, context);
+    return guard('reading the session failed; the session entry is left out', undefined, vettedSession, context);
   }
 
   inject(active: Context, carrier: unknown, setter: TextMapSetter): void {
@@ -106,26 +100,28 @@ export class SessionBaggage {
     const context = carrierPermit(carrier) ?? active;
     const baggage = propagation.getBaggage(context);
     if (baggage === undefined) return;
-    const session = this.sessionMetadata(context);
+    const session = this.sessionToWrite(context);
     const slot = session === undefined ? 0 : 1;
     const known = this.serialized.get(baggage)?.[slot];
-    // Slot 1 holds the output whose session properties are the Baggage's own: it fits only a
-    // context whose vetted entry has those same properties (contextWithSessionEntry keeps them so).
-    if (known !== undefined && (slot === 0 || metadataText(baggage.getEntry(SESSION_BAGGAGE_KEY)!) === (session || undefined))) {
+    // Slot 1 holds the output whose session members are the Baggage's own: it fits only a
+    // context whose vetted entry the Baggage holds (contextWithSessionEntry keeps them so).
+    if (known !== undefined && (session === undefined || holdsSessionEntry(baggage, session))) {
       if (known.length > 0) writeField(setter, carrier, BAGGAGE, known);
       return;
     }
-    let cacheable = true;
     const items: BaggageItem[] = [];
+    let cacheable = true;
+    if (session !== undefined) {
+      for (const [key, value] of sessionEntryMembers(session)) items.push({ key, value });
+      cacheable = holdsSessionEntry(baggage, session);
+    }
     for (const [key, entry] of baggage.getAllEntries()) {
       if (typeof entry !== 'object' || entry === null || typeof entry.value !== 'string') continue;
+      // Only the vetted session's members go out: not one that someone else put in the baggage.
+      if (isSessionEntryKey(key)) continue;
       const item: BaggageItem = { key, value: entry.value };
       const metadata = metadataText(entry);
-      if (key === SESSION_BAGGAGE_KEY) {
-        if (session === undefined) continue;
-        if (session.length > 0) item.metadata = session;
-        if (metadata !== (session || undefined)) cacheable = false;
-      } else if (metadata !== undefined) item.metadata = metadata;
+      if (metadata !== undefined) item.metadata = metadata;
       items.push(item);
     }
     const header = serializeBaggage(items, this.limits, SESSION_MEMBER);

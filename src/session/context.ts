@@ -3,23 +3,19 @@
  * keeps the W3C random bit), the vetting mark that makes it the context's session, and the span
  * context of the session's root that rejoining hops parent under.
  */
-import {
-  baggageEntryMetadataFromString,
-  context as otelContext,
-  propagation,
-  TraceFlags,
-  type Context,
-  type SpanContext,
-} from '@opentelemetry/api';
+import { context as otelContext, propagation, TraceFlags, type Baggage, type Context, type SpanContext } from '@opentelemetry/api';
 import { INBOUND_FLAGS_KEY, VETTED_SESSION_KEY, type InboundFlags } from '../base/context-keys.js';
 import { log } from '../base/diag.js';
 import { randomHexId } from '../base/ids.js';
 import {
-  formatSessionEntryMetadata,
+  isSessionEntryKey,
   isValidSessionId,
   isValidSpanId,
-  parseSessionEntry,
+  readSessionEntry,
   SESSION_BAGGAGE_KEY,
+  SESSION_ENTRY_KEYS,
+  sessionEntryMembers,
+  sessionEntryValues,
   type SessionEntry,
 } from './entry.js';
 
@@ -36,17 +32,13 @@ function sameEntry(a: SessionEntry, b: SessionEntry): boolean {
  * an outbound hop's freshly signed entry) and {@link contextWithVettedSession}.
  */
 export function contextWithSessionEntry(base: Context, entry: SessionEntry): Context {
-  const metadata = formatSessionEntryMetadata(entry);
   const current = propagation.getBaggage(base);
-  const existing = current?.getEntry(SESSION_BAGGAGE_KEY);
   let ctx = base;
   // The same entry already there (every hop of a session): keep that Baggage, whose serialized
   // form the propagator has already cached.
-  if (existing === undefined || existing.value !== entry.sessionId || (existing.metadata?.toString() ?? '') !== metadata) {
-    const baggage = (current ?? propagation.createBaggage()).setEntry(SESSION_BAGGAGE_KEY, {
-      value: entry.sessionId,
-      ...(metadata ? { metadata: baggageEntryMetadataFromString(metadata) } : {}),
-    });
+  if (current === undefined || !holdsSessionEntry(current, entry)) {
+    let baggage = withoutSessionMembers(current ?? propagation.createBaggage());
+    for (const [key, value] of sessionEntryMembers(entry)) baggage = baggage.setEntry(key, { value });
     ctx = propagation.setBaggage(base, baggage);
   }
   const vetted = ctx.getValue(VETTED_SESSION_KEY) as SessionEntry | undefined;
@@ -81,6 +73,26 @@ export function contextWithVettedSession(base: Context, entry: SessionEntry): Co
   return contextWithSessionEntry(base, fields);
 }
 
+/**
+ * Whether `baggage` holds exactly `entry`'s members, in the current form (no 0.1.0 properties):
+ * then its serialized form already says what the entry would.
+ */
+export function holdsSessionEntry(baggage: Baggage, entry: SessionEntry): boolean {
+  const values = sessionEntryValues(entry);
+  for (let i = 0; i < SESSION_ENTRY_KEYS.length; i++) {
+    const found = baggage.getEntry(SESSION_ENTRY_KEYS[i] as string);
+    if (found === undefined ? values[i] !== undefined : found.value !== values[i] || found.metadata !== undefined) return false;
+  }
+  return true;
+}
+
+/** `baggage` without any member of the session entry ({@link isSessionEntryKey}). */
+export function withoutSessionMembers(baggage: Baggage): Baggage {
+  const keys: string[] = [];
+  for (const [key] of baggage.getAllEntries()) if (isSessionEntryKey(key)) keys.push(key);
+  return keys.length === 0 ? baggage : baggage.removeEntries(...keys);
+}
+
 /** `ctx` without a vetting mark (a hop deciding afresh must not inherit the surrounding session's). */
 export function withoutVettedSession(ctx: Context): Context {
   return ctx.getValue(VETTED_SESSION_KEY) === undefined ? ctx : ctx.deleteValue(VETTED_SESSION_KEY);
@@ -91,9 +103,12 @@ export function withoutVettedSession(ctx: Context): Context {
  * extracted and is about to decide on. Nothing else may act on it; see {@link getSessionEntry}.
  */
 export function baggageSessionEntry(ctx: Context): SessionEntry | undefined {
-  const entry = propagation.getBaggage(ctx)?.getEntry(SESSION_BAGGAGE_KEY);
-  if (entry === undefined) return undefined;
-  return parseSessionEntry(entry.value, entry.metadata?.toString());
+  const baggage = propagation.getBaggage(ctx);
+  if (baggage === undefined) return undefined;
+  return readSessionEntry((key) => {
+    const member = baggage.getEntry(key);
+    return member === undefined ? undefined : { value: member.value, metadata: member.metadata?.toString() };
+  });
 }
 
 let unvettedReported = false;

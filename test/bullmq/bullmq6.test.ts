@@ -186,7 +186,7 @@ describe('add -> process', () => {
     const metadata = stored!.opts.telemetry!.metadata!;
     expect(JSON.parse(metadata)).toEqual({
       traceparent: `00-${session.id}-${spanId(t.one(`add ${name}`))}-03`,
-      baggage: `agentops.session.id=${session.id};root=${session.rootSpanId};flags=03`,
+      baggage: `agentops.session.id=${session.id},agentops.session.root=${session.rootSpanId},agentops.session.flags=03`,
     });
     expect(metadata.length).toBeLessThan(250);
     // And in Redis, under BullMQ's `tm` key of the stored options, as BullMQ 5 keeps it.
@@ -447,13 +447,13 @@ describe('signed entries', () => {
     const attacker = startSession({ name: 'attacker' });
     const signed = await withSession(honest, () => producer.add('signed', {}));
     const forged = await withSession(attacker, () => producer.add('forged', {}));
-    expect(JSON.parse(signed.opts.telemetry!.metadata!).baggage).toMatch(/;sig=v1\.k0\.\d+\.[A-Za-z0-9_-]{43}$/);
+    expect(JSON.parse(signed.opts.telemetry!.metadata!).baggage).toMatch(/,agentops\.session\.sig=v1\.k0\.\d+\.[A-Za-z0-9_-]{43}$/);
     // Someone with Redis access rewrites the stored entry (BullMQ keeps it as `tm` in the job's opts).
     const redis = bull.redis();
     const key = `bull:${name}:${forged.id}`;
     const opts = JSON.parse((await redis.hget(key, 'opts'))!) as { tm: string };
     opts.tm = opts.tm.replaceAll(attacker.id, victim.id).replace(attacker.rootSpanId, victim.rootSpanId);
-    expect(opts.tm).toContain(`agentops.session.id=${victim.id};root=${victim.rootSpanId}`);
+    expect(opts.tm).toContain(`agentops.session.id=${victim.id},agentops.session.root=${victim.rootSpanId}`);
     await redis.hset(key, 'opts', JSON.stringify(opts));
 
     const { seen } = recordingWorker(name, telemetry6({ signingKey: SIGNING_KEY }));

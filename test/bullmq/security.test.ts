@@ -59,7 +59,7 @@ describe('signed entries', () => {
     const name = uniqueQueueName();
     const session = startSession();
     const job = await withSession(session, () => bull.queue(name, { telemetry: sessionTelemetry({ signingKey: KEY }) }).add('signed', {}));
-    expect(JSON.parse(job.opts.telemetry!.metadata!).baggage).toMatch(/;sig=v1\.k0\.\d+\.[A-Za-z0-9_-]{43}$/);
+    expect(JSON.parse(job.opts.telemetry!.metadata!).baggage).toMatch(/,agentops\.session\.sig=v1\.k0\.\d+\.[A-Za-z0-9_-]{43}$/);
     const [seen] = await processAll(name, 1);
     session.end();
     expect(seen).toEqual({ jobId: job.id, sessionId: session.id, traceId: session.id });
@@ -72,7 +72,7 @@ describe('signed entries', () => {
     const telemetry = sessionTelemetry({ signingKey: null, queues: { [name]: { signingKey: KEY } } });
     const session = startSession();
     const job = await withSession(session, () => bull.queue(name, { telemetry }).add('signed', {}));
-    expect(job.opts.telemetry!.metadata).toContain(';sig=v1.');
+    expect(job.opts.telemetry!.metadata).toContain('agentops.session.sig=v1.');
     const [seen] = await processAll(name, 1, telemetry);
     session.end();
     expect(seen!.sessionId).toBe(session.id);
@@ -85,7 +85,7 @@ describe('signed entries', () => {
       const name = uniqueQueueName();
       const session = startSession();
       const job = await withSession(session, () => bull.queue(name, { telemetry: sessionTelemetry() }).add('signed', {}));
-      expect(job.opts.telemetry!.metadata).toContain(';sig=v1.');
+      expect(job.opts.telemetry!.metadata).toContain('agentops.session.sig=v1.');
       const forged = await bull
         .queue(name)
         .add(

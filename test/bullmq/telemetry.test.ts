@@ -160,7 +160,7 @@ describe('add -> process', () => {
     const parsed = JSON.parse(metadata) as Record<string, unknown>;
     expect(Object.keys(parsed).sort()).toEqual(['baggage', 'traceparent']);
     expect(parsed.traceparent).toMatch(new RegExp(`^00-${session.id}-${producerSpan(name).spanContext().spanId}-03$`));
-    expect(parsed.baggage).toBe(`agentops.session.id=${session.id};root=${session.rootSpanId};flags=03`);
+    expect(parsed.baggage).toBe(`agentops.session.id=${session.id},agentops.session.root=${session.rootSpanId},agentops.session.flags=03`);
     expect(metadata.length).toBeLessThan(250);
     expect(metadata).not.toContain('xxx');
   });

@@ -88,7 +88,7 @@ describe('kafkajs eachMessage against a real broker', () => {
     expect(seen[0]!.sessionId).toBe(session.id);
     expect(seen[0]!.traceId).toBe(session.id);
     expect(seen[0]!.headers.traceparent).toMatch(new RegExp(`^00-${session.id}-${send.spanContext().spanId}-03$`));
-    expect(seen[0]!.headers.baggage).toContain(`agentops.session.id=${session.id};root=${session.rootSpanId}`);
+    expect(seen[0]!.headers.baggage).toContain(`agentops.session.id=${session.id},agentops.session.root=${session.rootSpanId}`);
   });
 
   it('reads the consumer group from the GROUP_JOIN event when none is given', async () => {

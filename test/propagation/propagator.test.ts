@@ -261,7 +261,7 @@ describe('inject: baggage and the session permit', () => {
 
   it('writes it first with SESSION_PERMIT_KEY === true (and only true)', () => {
     expect(inject(withBag.setValue(SESSION_PERMIT_KEY, true)).baggage).toBe(
-      `${SESSION_BAGGAGE_KEY}=${SID};root=00f067aa0ba902b7;flags=03,user=Am%C3%A9lie,empty=`,
+      `${SESSION_BAGGAGE_KEY}=${SID},agentops.session.root=00f067aa0ba902b7,agentops.session.flags=03,user=Am%C3%A9lie,empty=`,
     );
     expect(inject(withBag.setValue(SESSION_PERMIT_KEY, 'yes')).baggage).toBe('user=Am%C3%A9lie,empty=');
   });
@@ -273,7 +273,7 @@ describe('inject: baggage and the session permit', () => {
     expect(inject(unvetted).baggage).toBe('user=Am%C3%A9lie,empty=');
   });
 
-  it("writes the vetted session's properties, never a signature the baggage received (issue 13)", () => {
+  it("writes the vetted session's members, never a signature the baggage received (issue 13)", () => {
     const received = propagation.setBaggage(
       withBag,
       bag.setEntry(SESSION_BAGGAGE_KEY, {
@@ -282,7 +282,14 @@ describe('inject: baggage and the session permit', () => {
       }),
     );
     sharedState().globalSessionBaggage = true;
-    expect(inject(received).baggage).toBe(`${SESSION_BAGGAGE_KEY}=${SID};root=00f067aa0ba902b7;flags=03,user=Am%C3%A9lie,empty=`);
+    const expected = `${SESSION_BAGGAGE_KEY}=${SID},agentops.session.root=00f067aa0ba902b7,agentops.session.flags=03,user=Am%C3%A9lie,empty=`;
+    expect(inject(received).baggage).toBe(expected);
+    // Nor one received as a member of its own (the current wire form).
+    const receivedMember = propagation.setBaggage(
+      withBag,
+      propagation.getBaggage(withBag)!.setEntry('agentops.session.sig', { value: `v1.k0.1796537930.${'A'.repeat(43)}` }),
+    );
+    expect(inject(receivedMember).baggage).toBe(expected);
   });
 
   it('writes it with alwaysInjectSession or the global switch', () => {
@@ -321,7 +328,11 @@ describe('inject: baggage and the session permit', () => {
 describe('round trip inject(extract(x))', () => {
   const vetting = sessionPropagator({ vetExtractedSession: true });
   it.each([
-    [`00-${T}-${S}-01`, 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE', `${SESSION_BAGGAGE_KEY}=${SID};root=${S},userId=Am%C3%A9lie,e=`],
+    [
+      `00-${T}-${S}-01`,
+      'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE',
+      `${SESSION_BAGGAGE_KEY}=${SID},agentops.session.root=${S},userId=Am%C3%A9lie,e=`,
+    ],
     [`00-${T}-${S}-00`, 'a@b=1', 'key1=value1;property1;property2,key2=value2'],
     [`00-${T}-${S}-02`, undefined, 'serverNode=DF%2028'],
     [`00-${T}-${S}-03`, undefined, undefined],
@@ -332,6 +343,18 @@ describe('round trip inject(extract(x))', () => {
     // A process that vets what it extracts (init's vetGlobalExtract) passes the session entry on.
     const ctx = extract(carrier, vetting).setValue(SESSION_PERMIT_KEY, true);
     expect(inject(ctx)).toEqual(carrier);
+  });
+
+  // 0.1.0's single member with properties, and the one value OTel Python and Sentry turn it into:
+  // read as the same entry, written in the current form.
+  it.each([
+    `${SESSION_BAGGAGE_KEY}=${SID};root=${S};flags=03,userId=Am%C3%A9lie`,
+    `${SESSION_BAGGAGE_KEY}=${SID}%3Broot%3D${S}%3Bflags%3D03,userId=Am%C3%A9lie`,
+  ])('0.1.0 form %s goes on in the current form', (baggage) => {
+    const ctx = extract({ traceparent: `00-${T}-${S}-01`, baggage }, vetting).setValue(SESSION_PERMIT_KEY, true);
+    expect(inject(ctx).baggage).toBe(
+      `${SESSION_BAGGAGE_KEY}=${SID},agentops.session.root=${S},agentops.session.flags=03,userId=Am%C3%A9lie`,
+    );
   });
 });
 

@@ -141,7 +141,33 @@ beforeAll(() => {
     },
     { name: 'correctly signed, own session', traceparent: traceparentIn(own), baggage: entry(own, ownSig) + extra, legitimate: true },
   ];
+  // Every attack in each form an entry reaches us in: 0.1.0's properties (as written above), the
+  // current one member per field, and 0.1.0's entry as one percent-encoded value (what OTel Python
+  // and Sentry forward). Plus a mix: the victim's id in the old form beside the caller's signed
+  // members, which must not combine into a signed victim entry.
+  attacks = attacks.flatMap((attack) => [
+    { ...attack, name: `${attack.name} (0.1.0 properties)` },
+    { ...attack, name: `${attack.name} (members)`, baggage: inEncoding(attack.baggage, 'members') },
+    { ...attack, name: `${attack.name} (one encoded value)`, baggage: inEncoding(attack.baggage, 'encoded') },
+  ]);
+  attacks.push({
+    name: "mixed: the victim's 0.1.0 entry beside the caller's signed members",
+    traceparent: traceparentIn(victim),
+    baggage: `${SESSION_BAGGAGE_KEY}=${victim.id};root=${victim.rootSpanId};flags=03,${inEncoding(entry(own, ownSig), 'members').slice(SESSION_BAGGAGE_KEY.length + 34)}${extra}`,
+    legitimate: false,
+  });
 });
+
+/** The entry (the first member of `baggage`, in 0.1.0's form) rewritten in another form; the rest kept. */
+function inEncoding(baggage: string, form: 'members' | 'encoded'): string {
+  const comma = baggage.indexOf(',');
+  const first = comma < 0 ? baggage : baggage.slice(0, comma);
+  const rest = comma < 0 ? '' : baggage.slice(comma);
+  const value = first.slice(SESSION_BAGGAGE_KEY.length + 1);
+  if (form === 'encoded') return `${SESSION_BAGGAGE_KEY}=${encodeURIComponent(value)}${rest}`;
+  const [id, ...properties] = value.split(';');
+  return [`${SESSION_BAGGAGE_KEY}=${id}`, ...properties.map((p) => `agentops.session.${p}`)].join(',') + rest;
+}
 afterAll(async () => {
   victim.end();
   own.end();
@@ -182,7 +208,7 @@ function check(transport: string, mode: Mode, attack: Attack, received: Received
     expect(received.onward.traceparent?.slice(3, 35), where).not.toBe(own.id);
   } else {
     expect(received.onward.traceparent?.slice(3, 35), where).toBe(own.id);
-    expect(received.onward.baggage, where).toContain(';sig=v1.');
+    expect(received.onward.baggage, where).toContain('agentops.session.sig=v1.');
     // The signature vouched for the session entry only: an upgraded caller's other baggage stays behind.
     if (mode.trust === 'link') expect(received.onward.baggage, where).not.toContain('tenant=evil');
   }

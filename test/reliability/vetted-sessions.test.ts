@@ -175,7 +175,7 @@ describe('defect 2: a signature vouches for the session entry only, and is never
     expect(onwardBaggage).toContain(`${SESSION_BAGGAGE_KEY}=${captured.id}`);
     expect(onwardBaggage).not.toContain('role=admin');
     // Signed afresh by this hop, not the sender's signature passed on.
-    expect(onwardBaggage).toContain(';sig=v1.');
+    expect(onwardBaggage).toContain('agentops.session.sig=v1.');
     expect(onwardBaggage).not.toContain(capturedSignature);
     const [work] = spansNamed('work');
     expect(work?.attributes['session.id']).toBe(captured.id);
