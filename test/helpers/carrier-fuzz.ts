@@ -125,9 +125,12 @@ export function hopProblems(result: HopResult, variant: Variant, input: string):
   const stamped = result.span?.attributes?.['session.id'];
   if (result.span?.attributes !== undefined && stamped !== result.session)
     problems.push(`handler span stamped ${String(stamped)} in session ${String(result.session)}`);
-  // A trusted caller's other entries travel on; nothing is invented.
+  // A trusted caller's other entries travel on; nothing is invented. The session's own members
+  // are the library's to write (the vetted entry, in the current form whatever form came in).
   for (const member of baggageProblems(result.outbound.baggage ?? '').members) {
-    if (member.key !== '' && !input.includes(member.key)) problems.push(`baggage key ${member.key} is not in the input`);
+    if (member.key.startsWith('agentops.session.')) {
+      if (result.session === undefined) problems.push(`session member ${member.key} sent without a session`);
+    } else if (member.key !== '' && !input.includes(member.key)) problems.push(`baggage key ${member.key} is not in the input`);
   }
   return problems;
 }

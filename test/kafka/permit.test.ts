@@ -78,7 +78,7 @@ describe("the producer's session permit stays on the messages it built", () => {
       // The message the hop built carries the session entry (signed with a key).
       const headers = sent[0]!.messages[0]!.headers as Record<string, string>;
       expect(headers.baggage).toContain(`agentops.session.id=${session.id}`);
-      if (signingKey !== undefined) expect(headers.baggage).toMatch(/agentops\.session\.id=[0-9a-f]{32};.*sig=/);
+      if (signingKey !== undefined) expect(headers.baggage).toMatch(/agentops\.session\.id=[0-9a-f]{32},.*agentops\.session\.sig=v1\./);
 
       // The third party: the PRODUCER span is its parent (trace context as the policy allows), no session entry.
       expect(received).toHaveLength(1);
