@@ -5,7 +5,7 @@
  * the same `agentops.session.id` baggage entry in its context, so that they carry (and their
  * consumers extract) headers of the same size. Bare: no context at all.
  */
-import { baggageEntryMetadataFromString, context, propagation, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
 
 /** Runs work inside the i-th session. */
 export interface AgentSessions {
@@ -28,7 +28,9 @@ export async function agentSessions(config: string, n: number): Promise<AgentSes
   const contexts: Context[] = roots.map((span) => {
     const { traceId, spanId } = span.spanContext();
     const baggage = propagation.createBaggage({
-      'agentops.session.id': { value: traceId, metadata: baggageEntryMetadataFromString(`root=${spanId};flags=03`) },
+      'agentops.session.id': { value: traceId },
+      'agentops.session.root': { value: spanId },
+      'agentops.session.flags': { value: '03' },
     });
     return propagation.setBaggage(trace.setSpan(ROOT_CONTEXT, span), baggage);
   });

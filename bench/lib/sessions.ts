@@ -1,6 +1,7 @@
 /**
  * The callers' sessions the HTTP load carries (files read by bench/lua/sessions.lua): N sessions,
- * each a trace id and its baggage entry `agentops.session.id=<id>;root=<16 hex>;flags=<ff>`
+ * each a trace id and its baggage session entry
+ * `agentops.session.id=<id>,agentops.session.root=<16 hex>,agentops.session.flags=<ff>`
  * (the session id is the session's trace id). Three sets:
  *
  * - plain: sampled callers (flags 03), unsigned entries;
@@ -28,7 +29,11 @@ interface CallerSession {
 function randomSessions(n: number, flags: string): CallerSession[] {
   return Array.from({ length: n }, () => {
     const traceId = randomBytes(16).toString('hex');
-    return { traceId, flags, baggage: `agentops.session.id=${traceId};root=${randomBytes(8).toString('hex')};flags=${flags}` };
+    return {
+      traceId,
+      flags,
+      baggage: `agentops.session.id=${traceId},agentops.session.root=${randomBytes(8).toString('hex')},agentops.session.flags=${flags}`,
+    };
   });
 }
 

@@ -243,7 +243,7 @@ export async function runHttp(settings: HttpSettings): Promise<ScenarioResult> {
       settings.serverCpu !== undefined
         ? `server processes pinned to core ${settings.serverCpu}, wrk to core ${settings.loadCpu} (taskset)`
         : 'not pinned (taskset unavailable or one core)',
-      `every request: one of ${settings.sessions} sessions (trace id + baggage entry agentops.session.id=<id>;root=<16 hex>;flags=03) with a fresh random parent span id (bench/lua/sessions.lua); the unsampled row sends flags 00, the signed row entries signed by the library with the server's key`,
+      `every request: one of ${settings.sessions} sessions (trace id + baggage entry agentops.session.id/root/flags members) with a fresh random parent span id (bench/lua/sessions.lua); the unsampled row sends flags 00, the signed row entries signed by the library with the server's key`,
       "CPU µs/request: the server process's own CPU time (user + system) over the requests it served in the round: the primary figure; µs added: median of the per-round paired differences to bare; x hand: added CPU over the hand-written reference's",
       'ours: init({ exporters: [noop] }) = SessionSpanProcessor + CountingExportQueue; hand and contrib: NodeTracerProvider + BatchSpanProcessor; the same no-op exporter for all',
       ...(settings.baseline !== undefined
