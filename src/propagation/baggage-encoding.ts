@@ -46,13 +46,19 @@ function hexDigit(c: number): number {
   return -1;
 }
 
-/** Whether a code unit may stand for itself in a value: a baggage-octet other than '%'. */
+const PLUS = 0x2b;
+
+/**
+ * Whether a code unit may stand for itself in a value: a baggage-octet other than '%' and '+'.
+ * A literal '+' is valid W3C, but OTel Python reads it as a space (form decoding): encoded, it
+ * survives (docs/baggage-interop.md).
+ */
 function isPlain(c: number): boolean {
-  return c !== PERCENT && isBaggageOctet(c);
+  return c !== PERCENT && c !== PLUS && isBaggageOctet(c);
 }
 
 /**
- * Percent-encodes a value: UTF-8, every code point outside baggage-octet and '%' itself as
+ * Percent-encodes a value: UTF-8, every code point outside baggage-octet, '%' and '+' as
  * `%XX` (uppercase hex). Lone surrogates become U+FFFD. Returns the input when nothing needs it.
  */
 export function encodeBaggageValue(value: string): string {
