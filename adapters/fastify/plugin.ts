@@ -3,8 +3,9 @@
  * the body is parsed from stream events that run in the socket's context, not the request's. So
  * the hop is kept on the request (one decorator), and every function of the request's lifecycle
  * is run in it explicitly: the route's handler, hooks and error handler are wrapped when the
- * route is added (`onRoute`), and at each stage a hook of ours re-enters the context before the
- * hooks other plugins added globally. No `AsyncLocalStorage.enterWith`.
+ * route is added (`onRoute`), and request hooks added with `addHook` after the plugin (by the
+ * application or any plugin, encapsulated or not) are wrapped as they are added. A stage with no
+ * hook of anyone's costs nothing. No `AsyncLocalStorage.enterWith`.
  */
 import { context as otelContext, type Context } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
@@ -45,7 +46,7 @@ type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type HookHolder = { [HTTP_SERVER_HOP]?: HttpServerHop | null };
 type Done = (err?: Error | null, value?: unknown) => void;
 
-/** Route-level hooks whose first argument is the request. */
+/** Request hooks: their first argument is the request (route-level or added with `addHook`). */
 const ROUTE_HOOKS = [
   'onRequest',
   'preParsing',
@@ -174,28 +175,21 @@ const registerSessionPlugin: FastifyPluginCallback<SessionPluginOptions> = (fast
     otelContext.with(hop.context, next);
   });
 
-  // Re-enter the context at each stage, so hooks that other plugins add globally run in it too.
-  // Most stages already run in it (Fastify carries on from the previous stage's callback):
-  // entering a context costs an AsyncLocalStorage run, so only a foreign one is replaced.
-  const reenter = (request: FastifyRequest, next: () => void): void => {
-    const ctx = contextOf(request);
-    if (ctx === undefined || otelContext.active() === ctx) next();
-    else otelContext.with(ctx, next);
-  };
-  for (const stage of ['preValidation', 'preHandler', 'onResponse', 'onTimeout'] as const) {
-    instance.addHook(stage, function agentopsReenter(request: FastifyRequest, _reply: FastifyReply, next: () => void) {
-      reenter(request, () => next());
-    });
-  }
-  for (const stage of ['preParsing', 'preSerialization', 'onSend'] as const) {
-    instance.addHook(stage, function agentopsReenterPayload(request: FastifyRequest, _reply: FastifyReply, payload: unknown, next: Done) {
-      reenter(request, () => next(null, payload));
-    } as never);
-  }
   instance.addHook('onError', function agentopsRecordError(request: FastifyRequest, _reply: FastifyReply, error: unknown, next: Done) {
     (request as unknown as HookHolder)[HTTP_SERVER_HOP]?.recordError(error);
-    reenter(request, () => next());
+    next();
   } as never);
+
+  // Hooks other plugins add from here on run in the request's context, whatever context Fastify
+  // calls them from (a body parsed from socket events, a previous hook's `done` called from
+  // elsewhere). Encapsulated instances inherit `addHook` from this one. Wrapping at registration
+  // instead of re-entering at every stage: a stage nobody hooks costs a request nothing.
+  const addHook = instance.addHook;
+  instance.addHook = function addHookInRequestContext(this: FastifyInstance, name: string, hook: unknown) {
+    const bound =
+      typeof hook === 'function' && (ROUTE_HOOKS as readonly string[]).includes(name) ? bindToRequest(hook as AnyFunction, 0) : hook;
+    return (addHook as (this: FastifyInstance, ...args: unknown[]) => FastifyInstance).call(this, name, bound);
+  } as typeof addHook;
 
   instance.addHook('onRoute', (routeOptions: RouteOptions) => {
     wrapRoute(routeOptions);

@@ -54,6 +54,11 @@ function childDecision(
   return { parentContext: trace.setSpanContext(ctx, parent), root: false, links, session, caller, trust, shape };
 }
 
+/** The link to the caller's span that a new trace or a rejoining span carries (none without a caller). */
+function callerLinks(caller: SpanContext | undefined): Link[] {
+  return caller !== undefined ? [{ context: caller, attributes: { [ATTR.linkType]: 'predecessor' } }] : [];
+}
+
 function extractWith(propagator: TextMapPropagator, clean: Context, carrier: unknown, getter: TextMapGetter): Context {
   return propagator.extract(clean, carrier, getter);
 }
@@ -123,10 +128,9 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
   }
   if (options.linkWithoutSession === true && trust === 'trust' && session === undefined && caller !== undefined) trust = 'link';
 
-  const callerLinks: Link[] = caller !== undefined ? [{ context: caller, attributes: { [ATTR.linkType]: 'predecessor' } }] : [];
   if (trust === 'link') {
     if (session !== undefined || propagation.getBaggage(extracted) !== undefined) bump('droppedInbound');
-    return rootDecision(clean, callerLinks, undefined, caller, trust);
+    return rootDecision(clean, callerLinks(caller), undefined, caller, trust);
   }
 
   // Trusted: keep the caller's baggage where allowed (the session entry among it, re-validated).
@@ -147,8 +151,10 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
     return childDecision(ctx, caller, [], session, caller, trust, 'parent');
   }
   // The entry is vetted from here on, with the sender's signature dropped: hops sign afresh.
-  const { signature: _received, ...fields } = session;
-  session = fields;
+  if (session.signature !== undefined) {
+    const { signature: _received, ...fields } = session;
+    session = fields;
+  }
   const ctx = contextWithVettedSession(base, session);
   // Parent only when the caller's span is in the session's trace: a span outside that trace is
   // outside the session, so anything else rejoins.
@@ -156,5 +162,5 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
     return childDecision(ctx, caller, [], session, caller, trust, 'parent');
   }
   if (session.rootSpanId === undefined) log.debug('session entry carries no root span id; rejoining under a stand-in parent');
-  return childDecision(ctx, sessionRootSpanContext(session, caller?.traceFlags), callerLinks, session, caller, trust, 'rejoin');
+  return childDecision(ctx, sessionRootSpanContext(session, caller?.traceFlags), callerLinks(caller), session, caller, trust, 'rejoin');
 }

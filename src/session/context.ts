@@ -15,7 +15,6 @@ import {
   SESSION_BAGGAGE_KEY,
   SESSION_ENTRY_KEYS,
   sessionEntryMembers,
-  sessionEntryValues,
   type SessionEntry,
 } from './entry.js';
 
@@ -74,16 +73,43 @@ export function contextWithVettedSession(base: Context, entry: SessionEntry): Co
 }
 
 /**
+ * The entry a Baggage holds in the current form (id and fields as members without properties),
+ * or null. Baggage is immutable (the API's contract: setEntry returns a new one), and every hop
+ * of a session sees the same parsed Baggage again (the propagator caches parses): read once.
+ */
+const currentFormEntries = new WeakMap<Baggage, SessionEntry | null>();
+
+function currentFormEntry(baggage: Baggage): SessionEntry | null {
+  let known = currentFormEntries.get(baggage);
+  if (known === undefined) {
+    let plain = true;
+    for (const key of SESSION_ENTRY_KEYS) if (baggage.getEntry(key)?.metadata !== undefined) plain = false;
+    const entry = plain
+      ? readSessionEntry((key) => {
+          const member = baggage.getEntry(key);
+          return member && { value: member.value };
+        })
+      : undefined;
+    // Only an entry whose every member was read back (a malformed field was not dropped).
+    known = entry !== undefined && countSessionMembers(baggage) === sessionEntryMembers(entry).length ? entry : null;
+    currentFormEntries.set(baggage, known);
+  }
+  return known;
+}
+
+function countSessionMembers(baggage: Baggage): number {
+  let n = 0;
+  for (const key of SESSION_ENTRY_KEYS) if (baggage.getEntry(key) !== undefined) n++;
+  return n;
+}
+
+/**
  * Whether `baggage` holds exactly `entry`'s members, in the current form (no 0.1.0 properties):
  * then its serialized form already says what the entry would.
  */
 export function holdsSessionEntry(baggage: Baggage, entry: SessionEntry): boolean {
-  const values = sessionEntryValues(entry);
-  for (let i = 0; i < SESSION_ENTRY_KEYS.length; i++) {
-    const found = baggage.getEntry(SESSION_ENTRY_KEYS[i] as string);
-    if (found === undefined ? values[i] !== undefined : found.value !== values[i] || found.metadata !== undefined) return false;
-  }
-  return true;
+  const held = currentFormEntry(baggage);
+  return held !== null && sameEntry(held, entry);
 }
 
 /** `baggage` without any member of the session entry ({@link isSessionEntryKey}). */
@@ -105,6 +131,8 @@ export function withoutVettedSession(ctx: Context): Context {
 export function baggageSessionEntry(ctx: Context): SessionEntry | undefined {
   const baggage = propagation.getBaggage(ctx);
   if (baggage === undefined) return undefined;
+  const held = currentFormEntry(baggage);
+  if (held !== null) return { ...held };
   return readSessionEntry((key) => {
     const member = baggage.getEntry(key);
     return member === undefined ? undefined : { value: member.value, metadata: member.metadata?.toString() };

@@ -105,7 +105,7 @@ function isSessionIdValue(value: string): boolean {
 }
 
 /** The entry's member values in {@link SESSION_ENTRY_KEYS} order; undefined: the field is absent. */
-export function sessionEntryValues(entry: SessionEntry): (string | undefined)[] {
+function sessionEntryValues(entry: SessionEntry): (string | undefined)[] {
   const flags = entry.traceFlags === undefined ? undefined : (entry.traceFlags & 0xff).toString(16).padStart(2, '0');
   return [entry.sessionId, entry.rootSpanId, flags, entry.signature];
 }

@@ -167,6 +167,32 @@ describe.each(FASTIFY_VERSIONS)('%s', (_name, factory) => {
     expect(seen[0]).toEqual({ preValidation: session.id, preHandler: session.id, onSend: session.id, onResponse: session.id });
   });
 
+  it('hooks added with addHook after the plugin run in the session at every stage, each after a done called from a foreign context', async () => {
+    const seen: Record<string, string | null>[] = [];
+    const stages = ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'preSerialization', 'onSend', 'onResponse'] as const;
+    const addHooks = (app: FastifyInstance): void => {
+      for (const stage of stages) {
+        // Each calls `done` from a foreign context: the next stage must still see the session.
+        app.addHook(stage, ((request: FastifyRequest, _reply: FastifyReply, ...rest: unknown[]) => {
+          note(request, stage);
+          const done = rest[rest.length - 1] as (err: null, value?: unknown) => void;
+          const payload = rest.length === 2 ? rest[0] : undefined;
+          if (stage === 'onResponse') seen.push(hookSessions.get(request)!);
+          foreignQueue.push(() => (rest.length === 2 ? done(null, payload) : done(null)));
+        }) as never);
+      }
+      app.get('/all-stages', async (request) => ({ session: currentSession(), hooks: hookSessions.get(request) ?? {} }));
+    };
+    const session = startSession();
+    await withServer(startFastify(factory, {}, { configure: addHooks }), async (local) => {
+      const { body } = await request(local, '/all-stages', upstreamHeaders(session));
+      expect(body.session).toBe(session.id);
+      await eventually(() => expect(seen).toHaveLength(1));
+    });
+    session.end();
+    expect(seen[0]).toEqual(Object.fromEntries(stages.map((stage) => [stage, session.id])));
+  });
+
   it('invalid per-route config is a TypeError when the route is added', async () => {
     const app = factory();
     await app.register(sessionPlugin);
