@@ -5,6 +5,7 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { IncomingMessage } from 'node:http';
+import { BoundedCache } from '../base/bounded-cache.js';
 
 /** Known methods (RFC 9110, RFC 5789 PATCH, and QUERY); any other is reported as `_OTHER`. */
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
@@ -59,9 +60,27 @@ export function clientSpanName(method: unknown): string {
   return spanMethod(method);
 }
 
+/** A `Host` header split: the port is undefined when the header names none. */
+interface HostParts {
+  address: string;
+  port: number | undefined;
+}
+
+/** Host headers split recently: a server sees few distinct ones, and every request sends one. */
+const parsedHosts = new BoundedCache<string, HostParts | null>(256);
+
 /** Splits a `Host` header into address and port (`[v6]:port`, `name:port`, `name`). */
 function parseHostHeader(host: unknown, defaultPort: number): { address: string; port: number } | undefined {
   if (typeof host !== 'string' || host.length === 0 || host.length > MAX_HOST) return undefined;
+  let parts = parsedHosts.get(host);
+  if (parts === undefined) {
+    parts = splitHost(host) ?? null;
+    parsedHosts.set(host, parts);
+  }
+  return parts === null ? undefined : { address: parts.address, port: parts.port ?? defaultPort };
+}
+
+function splitHost(host: string): HostParts | undefined {
   let address = host;
   let portText: string | undefined;
   if (host.startsWith('[')) {
@@ -81,7 +100,7 @@ function parseHostHeader(host: unknown, defaultPort: number): { address: string;
     }
   }
   if (address.length === 0) return undefined;
-  if (portText === undefined || portText.length === 0) return { address, port: defaultPort };
+  if (portText === undefined || portText.length === 0) return { address, port: undefined };
   if (!/^[0-9]{1,5}$/.test(portText)) return undefined;
   const port = Number(portText);
   return port <= 65535 ? { address, port } : undefined;

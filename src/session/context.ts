@@ -41,7 +41,8 @@ export function contextWithSessionEntry(base: Context, entry: SessionEntry): Con
     ctx = propagation.setBaggage(base, baggage);
   }
   const vetted = ctx.getValue(VETTED_SESSION_KEY) as SessionEntry | undefined;
-  if (vetted === undefined || !sameEntry(vetted, entry)) ctx = ctx.setValue(VETTED_SESSION_KEY, Object.freeze({ ...entry }));
+  if (vetted === undefined || !sameEntry(vetted, entry))
+    ctx = ctx.setValue(VETTED_SESSION_KEY, Object.isFrozen(entry) ? entry : Object.freeze({ ...entry }));
   if (entry.traceFlags !== undefined) {
     // Usually already there, from the traceparent of the same trace: each set copies the context.
     const present = ctx.getValue(INBOUND_FLAGS_KEY) as InboundFlags | undefined;
@@ -65,6 +66,8 @@ export function contextWithVettedSession(base: Context, entry: SessionEntry): Co
     log.warn('contextWithVettedSession: not a session entry (sessionId must be 32 lowercase hex, not all zeros); context unchanged');
     return base;
   }
+  // An unsigned entry this module read and froze has only valid fields already.
+  if (readEntries.has(entry) && entry.signature === undefined) return contextWithSessionEntry(base, entry);
   const fields: SessionEntry = { sessionId: entry.sessionId };
   if (isValidSpanId(entry.rootSpanId)) fields.rootSpanId = entry.rootSpanId;
   const flags = entry.traceFlags;
@@ -77,9 +80,11 @@ export function contextWithVettedSession(base: Context, entry: SessionEntry): Co
  * or null. Baggage is immutable (the API's contract: setEntry returns a new one), and every hop
  * of a session sees the same parsed Baggage again (the propagator caches parses): read once.
  */
-const currentFormEntries = new WeakMap<Baggage, SessionEntry | null>();
+const currentFormEntries = new WeakMap<Baggage, Readonly<SessionEntry> | null>();
+/** The frozen entries {@link currentFormEntry} made: every field valid as the reader checks it. */
+const readEntries = new WeakSet<object>();
 
-function currentFormEntry(baggage: Baggage): SessionEntry | null {
+function currentFormEntry(baggage: Baggage): Readonly<SessionEntry> | null {
   let known = currentFormEntries.get(baggage);
   if (known === undefined) {
     let plain = true;
@@ -91,7 +96,8 @@ function currentFormEntry(baggage: Baggage): SessionEntry | null {
         })
       : undefined;
     // Only an entry whose every member was read back (a malformed field was not dropped).
-    known = entry !== undefined && countSessionMembers(baggage) === sessionEntryMembers(entry).length ? entry : null;
+    known = entry !== undefined && countSessionMembers(baggage) === sessionEntryMembers(entry).length ? Object.freeze(entry) : null;
+    if (known !== null) readEntries.add(known);
     currentFormEntries.set(baggage, known);
   }
   return known;
@@ -128,11 +134,11 @@ export function withoutVettedSession(ctx: Context): Context {
  * The session entry in a context's baggage, validated, whoever put it there: what an inbound hop
  * extracted and is about to decide on. Nothing else may act on it; see {@link getSessionEntry}.
  */
-export function baggageSessionEntry(ctx: Context): SessionEntry | undefined {
+export function baggageSessionEntry(ctx: Context): Readonly<SessionEntry> | undefined {
   const baggage = propagation.getBaggage(ctx);
   if (baggage === undefined) return undefined;
   const held = currentFormEntry(baggage);
-  if (held !== null) return { ...held };
+  if (held !== null) return held;
   return readSessionEntry((key) => {
     const member = baggage.getEntry(key);
     return member === undefined ? undefined : { value: member.value, metadata: member.metadata?.toString() };
