@@ -9,6 +9,7 @@ export { init, type InitHandle, type InitOptions, type InitStats } from './sdk/i
 export { agentOpsSpanProcessors, type AgentOpsSpanProcessorsOptions } from './sdk/span-processors.js';
 export type { ExportOptions } from './sdk/pipeline.js';
 export type { OtlpProtocol } from './sdk/otlp.js';
+export type { MetricExporterName, MetricsOptions, ModelPrice, TemporalityPreference } from './sdk/metrics-options.js';
 export {
   sessionContext,
   startSession,

@@ -1,8 +1,9 @@
 import { context as otelContext, SpanKind, type Attributes } from '@opentelemetry/api';
 import { parseJobMetadata } from '../../src/carriers/job-metadata.js';
-import { log } from '../../src/base/diag.js';
+import { guard, log } from '../../src/base/diag.js';
 import { runInboundHop } from '../../src/hop/run.js';
 import { type InboundHopOptions } from '../../src/hop/types.js';
+import { recordJobDelivered, recordJobWait } from './deliveries.js';
 import { ATTEMPT_ATTRIBUTE, BULLMQ_ATTR, isScheduledJobId, jobIdOf, operationAttributes, operationSpanName } from './attributes.js';
 import { JOB_HOP_KEY, jobHopOf, jobHopOptions, type JobHopMark } from './inbound.js';
 import { bullmqSettings, type BullMQSettings, type JobContextOptions } from './options.js';
@@ -78,6 +79,8 @@ export function withJobContext<J extends ProcessableJob, Rest extends unknown[],
   const wrapped = async function (this: unknown, job: J, ...rest: Rest): Promise<Awaited<R>> {
     const running = jobHopOf(otelContext.active());
     const run = async (): Promise<Awaited<R>> => await processor.call(this, job, ...rest);
+    // The job is at hand here, not in `sessionTelemetry`: its wait is measured here in both cases.
+    guard('bullmq: measuring the wait of a job failed', undefined, recordJobWait, job);
     // The running job is the same one only by queue and id: ids repeat across queues (job `1` of
     // `webhooks` inside job `1` of `internal` must not take the internal job's session).
     if (running !== undefined && running.jobId === jobIdOf(job?.id) && running.queueName === job?.queueName) return run();
@@ -88,6 +91,7 @@ export function withJobContext<J extends ProcessableJob, Rest extends unknown[],
       log.warn('bullmq: reading the job for its context failed; the job runs without it', err as Error);
       return run();
     }
+    recordJobDelivered(typeof job.queueName === 'string' ? job.queueName : '', 'process');
     return runInboundHop(options, run);
   };
   // BullMQ passes an AbortSignal only to processors declaring three parameters.

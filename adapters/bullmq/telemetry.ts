@@ -42,6 +42,7 @@ import {
   operationAttributes,
   operationSpanName,
 } from './attributes.js';
+import { recordJobDelivered } from './deliveries.js';
 import { JOB_HOP_KEY, jobHopOptions, type JobHopMark } from './inbound.js';
 import { bullmqSettings, type BullMQSettings, type SessionTelemetryOptions } from './options.js';
 
@@ -214,6 +215,7 @@ class SessionJobSpan implements BullMQSpan<Context> {
       propagator: this.settings.propagator,
     });
     if (this.kind === SpanKind.CONSUMER) {
+      recordJobDelivered(queueName, operation);
       const hop = startInboundHop(options);
       const mark: JobHopMark = { queueName, jobId };
       this.hop = hop;

@@ -3,11 +3,13 @@ import type { Consumer, ConsumerRunConfig, EachBatchPayload, EachMessagePayload,
 import { ATTR } from '../../src/session/attributes.js';
 import { kafkaHeaderGetter } from '../../src/carriers/kafka.js';
 import { guard, log } from '../../src/base/diag.js';
+import { resolveInbound } from '../../src/hop/decide.js';
 import { startInboundHop } from '../../src/hop/inbound.js';
 import { type InboundHop } from '../../src/hop/types.js';
 import { messagingSpanName } from '../../src/messaging/semconv.js';
 import { runInHop } from '../../src/hop/run.js';
 import { LINKS_DROPPED_ATTRIBUTE, batchAttributes } from './attributes.js';
+import { recordDeliveries } from './deliveries.js';
 import { messageLink, resolveMessage, startMessageHop, type MessageOrigin } from './inbound.js';
 import { contextWithDeliveries, runInDelivery, withMessageContext, type Deliveries } from './message-context.js';
 import { consumerSettings, type ConsumerSettings, type InstrumentConsumerOptions } from './options.js';
@@ -71,6 +73,7 @@ function startEachMessageHop(
   // The hop's context carries the delivery, so that `withMessageContext` in the handler finds it.
   const deliveries: Deliveries = { topic, partition, byOffset: new Map() };
   const parent = contextWithDeliveries(otelContext.active(), deliveries);
+  recordDeliveries(topic, groupId, [message]);
   const hop = startMessageHop(origin, message, resolveMessage(origin, message, settings.policyFor(topic), 'message', parent));
   if (typeof message?.offset === 'string') deliveries.byOffset.set(message.offset, { context: hop.context });
   return { hop, payload };
@@ -94,6 +97,7 @@ function startBatchHop(
   // handler later hands to `withMessageContext`.
   const deliveries: Deliveries = { topic, partition: batch.partition, byOffset: new Map() };
   const parent = contextWithDeliveries(otelContext.active(), deliveries);
+  recordDeliveries(topic, groupId, messages);
   for (const message of messages) {
     const resolved = resolveMessage(origin, message, policy, 'batch', parent);
     if (typeof message?.offset === 'string')
@@ -117,18 +121,19 @@ function startBatchHop(
   }
   const dropped = seen.size - links.length;
   if (dropped > 0) log.debug(`kafka: eachBatch span keeps ${links.length} links; ${dropped} more message contexts only counted`);
+  // The batch span decides nothing about a caller (its messages were decided above, and counted
+  // there): its decision is made here, uncounted, and handed over.
+  const batchInput = { carrier: undefined, getter: kafkaHeaderGetter, trust: 'trust' as const, parentContext: parent };
   const batchHop = startInboundHop({
-    carrier: undefined,
-    getter: kafkaHeaderGetter,
+    ...batchInput,
     spanName: messagingSpanName('process', topic),
     kind: SpanKind.CONSUMER,
     attributes: {
       ...batchAttributes(topic, batch.partition, messages.length, groupId),
       ...(dropped > 0 ? { [LINKS_DROPPED_ATTRIBUTE]: dropped } : {}),
     },
-    trust: 'trust',
     links,
-    parentContext: parent,
+    resolved: resolveInbound(batchInput),
   });
   started.hop = batchHop;
   return { hop: batchHop, payload: { ...payload, withMessageContext: (message, fn) => runInDelivery(deliveries, message, fn) } };

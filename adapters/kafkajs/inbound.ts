@@ -3,8 +3,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { ATTR } from '../../src/session/attributes.js';
 import { sessionRootSpanContext } from '../../src/session/context.js';
 import { kafkaHeaderGetter, type KafkaHeaders } from '../../src/carriers/kafka.js';
-import { resolveInbound } from '../../src/hop/decide.js';
-import { startInboundHop } from '../../src/hop/inbound.js';
+import { resolveInboundCounted, startInboundHop } from '../../src/hop/inbound.js';
 import { type InboundHop, type ResolvedInbound } from '../../src/hop/types.js';
 import { activeInstrumentationSpan } from '../../src/hop/adopt.js';
 import { messagingSpanName } from '../../src/messaging/semconv.js';
@@ -47,15 +46,18 @@ export function resolveMessage(
 ): ResolvedInbound {
   const input: KafkaInboundMessage = { topic: origin.topic ?? '', partition: origin.partition ?? -1, message };
   const fallback: ShapeMode = mode === 'message' ? 'parent' : 'rejoin';
-  return resolveInbound({
-    carrier: headersOf(message),
-    getter: kafkaHeaderGetter,
-    trust: resolveTrust(policy.trust, input, 'trust'),
-    shape: resolveShape(mode === 'message' ? policy.shape : policy.batchShape, input, fallback),
-    signing: policy.signing,
-    signedUpgrade: policy.signedUpgrade,
-    ...(parentContext !== undefined ? { parentContext } : {}),
-  });
+  return resolveInboundCounted(
+    {
+      carrier: headersOf(message),
+      getter: kafkaHeaderGetter,
+      trust: resolveTrust(policy.trust, input, 'trust'),
+      shape: resolveShape(mode === 'message' ? policy.shape : policy.batchShape, input, fallback),
+      signing: policy.signing,
+      signedUpgrade: policy.signedUpgrade,
+      ...(parentContext !== undefined ? { parentContext } : {}),
+    },
+    'kafka',
+  );
 }
 
 /** Starts the CONSUMER span `process <topic>` of one message, adopting instrumentation-kafkajs' span when it made one. */

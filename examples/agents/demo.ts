@@ -2,7 +2,8 @@
  * `npm run demo`: starts what is not running (Kafka, Redis, the four agent services), runs
  * concurrent research sessions through gateway -> planner -> researcher -> writer -> gateway,
  * reads each session back from the trace backend (Jaeger when there is one, else its own OTLP
- * collector), prints it as a tree and writes the session view (one HTML file). Exits non-zero
+ * collector), prints it as a tree with its tokens and cost, then tokens, cost and waits scraped
+ * from each service's Prometheus endpoint, and writes the session view (one HTML file). Exits non-zero
  * when any session's spans did not all land in its trace, so the demo doubles as an end-to-end
  * check.
  */
@@ -14,6 +15,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { ensureKafka, type KafkaHandle } from '../../scripts/kafka.mjs';
 import { ensureRedis, type RedisHandle } from '../../scripts/redis.mjs';
 import { collectorBackend, jaegerBackend, type TraceBackend } from './backend.js';
+import { renderMetrics, scrapeService, sessionUsage, type Sample } from './metrics-report.js';
 import { viewSession, writeSessionView } from './session-view.js';
 import { RESEARCH_TOPIC } from './shared.js';
 import { checkSession, renderSessionTree } from './tree.js';
@@ -49,10 +51,15 @@ interface Service {
   child: ChildProcess;
   ready: Promise<void>;
   output: string[];
+  /** Its Prometheus endpoint, on a loopback port of its own. */
+  metricsUrl: string;
 }
 
-function startService(name: string, env: NodeJS.ProcessEnv): Service {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${here}${name}.ts`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function startService(name: string, env: NodeJS.ProcessEnv, metricsPort: number): Service {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${here}${name}.ts`], {
+    env: { ...env, METRICS_PORT: String(metricsPort) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} not ready after 60 s:\n${output.join('')}`)), 60_000);
@@ -70,7 +77,7 @@ function startService(name: string, env: NodeJS.ProcessEnv): Service {
       reject(new Error(`${name} exited (${code}) before it was ready:\n${output.join('')}`));
     });
   });
-  return { name, child, ready, output };
+  return { name, child, ready, output, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
 }
 
 async function stopService(service: Service): Promise<void> {
@@ -153,7 +160,7 @@ async function main(): Promise<number> {
       PLANNER_URL: `http://127.0.0.1:${plannerPort}`,
     });
     say('▶ services: gateway (Express), planner (Fastify), researcher (kafkajs eachBatch), writer (BullMQ worker)');
-    for (const name of ['writer', 'researcher', 'planner', 'gateway']) services.push(startService(name, env));
+    for (const name of ['writer', 'researcher', 'planner', 'gateway']) services.push(startService(name, env, await freePort()));
     await Promise.all(services.map((s) => s.ready));
 
     say(`▶ ${SESSIONS} concurrent sessions`);
@@ -179,7 +186,9 @@ async function main(): Promise<number> {
       ),
     );
 
-    // Each service flushes its spans over OTLP when it stops.
+    // Scraped while the services run, as a Prometheus server would; then each service flushes its
+    // spans over OTLP when it stops.
+    const samples: Sample[] = (await Promise.all(services.map((s) => scrapeService(s.name, s.metricsUrl)))).flat();
     await Promise.all(services.map(stopService));
     const traces = backend; // a const, so the callbacks below see it narrowed
     const spans = await traces.read(
@@ -191,6 +200,7 @@ async function main(): Promise<number> {
     let failed = 0;
     for (const s of started) {
       say(renderSessionTree(spans, s.sessionId));
+      say(`  ${sessionUsage(spans, s.sessionId)}`);
       const problems = checkSession(spans, {
         sessionId: s.sessionId,
         services: SERVICES,
@@ -202,6 +212,9 @@ async function main(): Promise<number> {
         say(`  ✗ ${problems.length} problem(s):\n${problems.map((p) => `    - ${p}`).join('\n')}\n`);
       }
     }
+    say(`▶ metrics (Prometheus endpoints: ${services.map((s) => `${s.name} ${s.metricsUrl}`).join(', ')})`);
+    for (const line of renderMetrics(samples)) say(`  ${line}`);
+    say('');
     const view = writeSessionView(
       VIEW_PATH,
       started.map((s) => viewSession(spans, s.sessionId, traces.traceUrl(s.sessionId))),

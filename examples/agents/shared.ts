@@ -14,16 +14,37 @@ export function requiredEnv(name: string): string {
 }
 
 /**
- * Tracing for one service: spans go over OTLP/HTTP to the backend the demo checks against (Jaeger,
- * or its own collector), and also to OTEL_EXPORTER_OTLP_ENDPOINT (AgentOps, ...) when that is
- * set, which init reads itself.
+ * The stand-in models' prices in US dollars per million tokens. `critic-mini` is left out on
+ * purpose: its calls are counted as unpriced, never guessed.
+ */
+export const DEMO_PRICES = {
+  'gateway-mini': { input: 0.15, output: 0.6 },
+  'planner-large': { input: 2.5, output: 10 },
+  'researcher-large': { input: 2.5, output: 10, cachedInput: 1.25 },
+  'writer-large': { input: 3, output: 15 },
+};
+
+/**
+ * Telemetry for one service: spans go over OTLP/HTTP to the backend the demo checks against
+ * (Jaeger, or its own collector), and also to OTEL_EXPORTER_OTLP_ENDPOINT (AgentOps, ...) when
+ * that is set, which init reads itself; metrics are served at http://127.0.0.1:$METRICS_PORT/metrics
+ * (one loopback port per service, which the runner scrapes) and also sent over OTLP when an
+ * endpoint or AgentOps key is configured.
  */
 export function startTelemetry(serviceName: string): InitHandle {
   const backend = requiredEnv('DEMO_OTLP_URL');
+  const otlp = Boolean(
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT || process.env.AGENTOPS_API_KEY,
+  );
   return init({
     serviceName,
     exporters: [new OTLPTraceExporter({ url: `${backend}/v1/traces` })],
     exportQueue: { scheduledDelayMillis: 250 },
+    metrics: {
+      exporters: otlp ? ['prometheus', 'otlp'] : ['prometheus'],
+      prometheusPort: Number(requiredEnv('METRICS_PORT')),
+      prices: DEMO_PRICES,
+    },
   });
 }
 
@@ -40,7 +61,9 @@ export async function llm(model: string, prompt: string): Promise<string> {
     const digest = createHash('sha256').update(`${model}|${prompt}`).digest('hex');
     await new Promise((resolve) => setTimeout(resolve, 5 + (parseInt(digest.slice(0, 2), 16) % 20)));
     const completion = `[${model}] ${prompt.slice(0, 60)} -> ${digest.slice(0, 16)}`;
-    recordLlmUsage(span, { promptTokens: tokens(prompt), completionTokens: tokens(completion) });
+    const promptTokens = tokens(prompt);
+    // As providers report a prompt prefix served from their cache: a quarter of it, here.
+    recordLlmUsage(span, { promptTokens, completionTokens: tokens(completion), cachedPromptTokens: Math.floor(promptTokens / 4) });
     return completion;
   });
 }

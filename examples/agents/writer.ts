@@ -1,7 +1,7 @@
 /** writer (BullMQ worker): writes up a sub-task and reports to the gateway over HTTP. */
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import { withAgent } from 'agentops-propagation';
-import { sessionTelemetry } from 'agentops-propagation/bullmq';
+import { sessionTelemetry, withJobContext } from 'agentops-propagation/bullmq';
 import { sessionFetch } from 'agentops-propagation/http';
 import { announceReady, llm, onShutdown, requiredEnv, startTelemetry, WRITER_QUEUE } from './shared.js';
 
@@ -12,9 +12,11 @@ const redis = new URL(requiredEnv('REDIS_URL'));
 // and the demo's check must notice (test/example runs it so).
 const report = process.env.DEMO_BREAK_HOP === 'writer-callback' ? fetch : sessionFetch();
 
+// withJobContext beside sessionTelemetry starts no second span: it has the job at hand, so it
+// measures the job's wait (BullMQ hands its telemetry no job).
 const worker = new Worker(
   WRITER_QUEUE,
-  async (job) =>
+  withJobContext(async (job: Job) =>
     withAgent('writer', async () => {
       const { question, subtask, notes } = job.data as { question: string; subtask: number; notes: string; sessionId: string };
       const text = await llm('writer-large', `Write section ${subtask} for "${question}" from: ${notes}`);
@@ -26,6 +28,7 @@ const worker = new Worker(
       if (!response.ok) throw new Error(`gateway answered ${response.status}`);
       return { subtask };
     }),
+  ),
   {
     connection: { host: redis.hostname, port: Number(redis.port || 6379), maxRetriesPerRequest: null },
     telemetry: sessionTelemetry(),

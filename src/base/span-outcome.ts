@@ -12,9 +12,10 @@ export interface SpanOutcome {
 
 /**
  * Semconv `error.type` of an error: its class name (`TypeError`, `KafkaJSError`), else its
- * `name`, else `_OTHER`. One rule for every span the library ends with an error.
+ * `name`, else `_OTHER`. One rule for every span the library ends with an error, and for the
+ * measurements of the same work (src/metrics), so that a span and its metric agree.
  */
-function errorType(error: unknown): string {
+export function errorType(error: unknown): string {
   if (error instanceof Error) {
     const name = error.constructor?.name || error.name;
     if (typeof name === 'string' && name.length > 0) return name;

@@ -37,8 +37,11 @@ function rootDecision(
   session: SessionEntry | undefined,
   caller: SpanContext | undefined,
   trust: TrustMode,
+  refused?: ResolvedInbound['refused'],
 ): ResolvedInbound {
-  return { parentContext, root: true, links, session, caller, trust, shape: 'root' };
+  const decision: ResolvedInbound = { parentContext, root: true, links, session, caller, trust, shape: 'root' };
+  if (refused !== undefined) decision.refused = refused;
+  return decision;
 }
 
 /** A span under `parent` (the caller's span, or the session root). */
@@ -50,8 +53,11 @@ function childDecision(
   caller: SpanContext | undefined,
   trust: TrustMode,
   shape: HopShape,
+  refused?: ResolvedInbound['refused'],
 ): ResolvedInbound {
-  return { parentContext: trace.setSpanContext(ctx, parent), root: false, links, session, caller, trust, shape };
+  const decision: ResolvedInbound = { parentContext: trace.setSpanContext(ctx, parent), root: false, links, session, caller, trust, shape };
+  if (refused !== undefined) decision.refused = refused;
+  return decision;
 }
 
 /** The link to the caller's span that a new trace or a rejoining span carries (none without a caller). */
@@ -107,10 +113,12 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
   // Whether the caller's baggage other than the session entry may be kept: only under `trust`,
   // and with a key only beside a validly signed entry (with or without traceparent).
   let keepCallerBaggage = true;
+  let refused: ResolvedInbound['refused'];
   if (keyring !== undefined) {
     if (session !== undefined) {
       const verdict = verifySessionEntry(session, keyring);
       if (verdict !== 'valid') {
+        refused = verdict;
         log.warn(`inbound session entry refused: ${verdict}`);
         bump('droppedInbound');
         session = undefined;
@@ -129,8 +137,11 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
   if (options.linkWithoutSession === true && trust === 'trust' && session === undefined && caller !== undefined) trust = 'link';
 
   if (trust === 'link') {
-    if (session !== undefined || propagation.getBaggage(extracted) !== undefined) bump('droppedInbound');
-    return rootDecision(clean, callerLinks(caller), undefined, caller, trust);
+    if (session !== undefined || propagation.getBaggage(extracted) !== undefined) {
+      bump('droppedInbound');
+      refused ??= 'untrusted';
+    }
+    return rootDecision(clean, callerLinks(caller), undefined, caller, trust, refused);
   }
 
   // Trusted: keep the caller's baggage where allowed (the session entry among it, re-validated).
@@ -147,8 +158,8 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
       if (withoutSession !== kept) ctx = propagation.setBaggage(ctx, withoutSession);
     }
     if (caller === undefined)
-      return rootDecision(trace.getSpan(ctx) === undefined ? ctx : trace.deleteSpan(ctx), [], session, caller, trust);
-    return childDecision(ctx, caller, [], session, caller, trust, 'parent');
+      return rootDecision(trace.getSpan(ctx) === undefined ? ctx : trace.deleteSpan(ctx), [], session, caller, trust, refused);
+    return childDecision(ctx, caller, [], session, caller, trust, 'parent', refused);
   }
   // The entry is vetted from here on, with the sender's signature dropped: hops sign afresh.
   if (session.signature !== undefined) {

@@ -4,7 +4,9 @@
  * have given ours.
  */
 import {
+  context as otelContext,
   isSpanContextValid,
+  propagation,
   SpanKind,
   trace,
   type Attributes,
@@ -13,10 +15,15 @@ import {
   type Span,
   type SpanContext,
 } from '@opentelemetry/api';
+import { VETTED_SESSION_KEY } from '../base/context-keys.js';
 import { warnIfNotInitialised } from '../base/init-warning.js';
-import { applyOutcome } from '../base/span-outcome.js';
+import { applyOutcome, errorType } from '../base/span-outcome.js';
 import { tracer } from '../base/tracer.js';
+import { consumerAttributes, recordProcessed, type ConsumerAttributes } from '../metrics/messaging.js';
+import { markDecision, recordDecision } from '../metrics/propagation.js';
+import { measureStart } from '../metrics/work.js';
 import { ATTR } from '../session/attributes.js';
+import { SESSION_BAGGAGE_KEY, type SessionEntry } from '../session/entry.js';
 import { resolveInbound } from './decide.js';
 import type { HopOutcome, InboundHop, InboundHopOptions, ResolvedInbound } from './types.js';
 
@@ -34,8 +41,40 @@ function adoptable(existing: Span | undefined, existingContext: SpanContext | un
   return resolved.shape === 'root' && resolved.caller === undefined;
 }
 
+/** A messaging processing operation being measured (`messaging.process.duration`). */
+interface Processing {
+  attributes: ConsumerAttributes;
+  start: number;
+}
+
+/** The measurement of a hop whose attributes say it processes messages; undefined otherwise, or when nothing is measured. */
+function processing(attributes: Attributes | undefined): Processing | undefined {
+  if (attributes?.['messaging.operation.type'] !== 'process') return undefined;
+  const start = measureStart();
+  if (start < 0) return undefined;
+  const system = attributes['messaging.system'];
+  const operation = attributes['messaging.operation.name'];
+  const destination = attributes['messaging.destination.name'];
+  const group = attributes['messaging.consumer.group.name'];
+  return {
+    attributes: consumerAttributes(
+      typeof system === 'string' ? system : 'unknown',
+      typeof operation === 'string' ? operation : 'process',
+      typeof destination === 'string' ? destination : undefined,
+      typeof group === 'string' ? group : undefined,
+    ),
+    start,
+  };
+}
+
 /** A started hop around `span`; `end` applies the outcome once, and ends the span unless adopted. */
-function hopAround(span: Span, context: Context, resolved: ResolvedInbound, adopted: boolean): InboundHop {
+function hopAround(
+  span: Span,
+  context: Context,
+  resolved: ResolvedInbound,
+  adopted: boolean,
+  measured: Processing | undefined,
+): InboundHop {
   let done = false;
   return {
     span,
@@ -49,11 +88,20 @@ function hopAround(span: Span, context: Context, resolved: ResolvedInbound, adop
       done = true;
       applyOutcome(span, outcome);
       if (!adopted) span.end();
+      if (measured !== undefined) {
+        recordProcessed(measured.attributes, measured.start, outcome?.error === undefined ? undefined : errorType(outcome.error));
+      }
     },
   };
 }
 
-function adopt(existing: Span, existingContext: SpanContext, attributes: Attributes, resolved: ResolvedInbound): InboundHop {
+function adopt(
+  existing: Span,
+  existingContext: SpanContext,
+  attributes: Attributes,
+  resolved: ResolvedInbound,
+  measured: Processing | undefined,
+): InboundHop {
   existing.setAttributes(attributes);
   existing.setAttribute(ATTR.hopTrust, resolved.trust);
   existing.setAttribute(ATTR.hopShape, 'adopted');
@@ -63,7 +111,52 @@ function adopt(existing: Span, existingContext: SpanContext, attributes: Attribu
     existing.setAttribute(ATTR.sessionId, resolved.session.sessionId);
     existing.setAttribute(ATTR.agentopsSessionId, resolved.session.sessionId);
   }
-  return hopAround(existing, trace.setSpan(trace.deleteSpan(resolved.parentContext), existing), resolved, true);
+  return hopAround(existing, trace.setSpan(trace.deleteSpan(resolved.parentContext), existing), resolved, true, measured);
+}
+
+/** The transport an inbound hop serves, for the propagation metrics: the messaging system, `http`, else `other`. */
+function transportOf(attributes: Attributes | undefined): string {
+  const system = attributes?.['messaging.system'];
+  if (typeof system === 'string') return system;
+  return attributes?.['http.request.method'] !== undefined ? 'http' : 'other';
+}
+
+/**
+ * Whether the context a hop starts from holds a session entry this library did not vet: another
+ * instrumentation's global extract put it there. The hop decides afresh and ignores it.
+ */
+function unvettedEntryIn(ctx: Context): boolean {
+  const id = propagation.getBaggage(ctx)?.getEntry(SESSION_BAGGAGE_KEY)?.value;
+  if (id === undefined) return false;
+  return (ctx.getValue(VETTED_SESSION_KEY) as SessionEntry | undefined)?.sessionId !== id;
+}
+
+/** Counts a decision just made (after {@link markDecision}) for `transport`. */
+function recordHopDecision<Carrier>(
+  options: Omit<InboundHopOptions<Carrier>, 'spanName'>,
+  resolved: ResolvedInbound,
+  transport: string,
+): void {
+  recordDecision(transport, {
+    trust: resolved.trust,
+    shape: resolved.shape,
+    session: resolved.session !== undefined,
+    caller: resolved.caller !== undefined,
+    refused: resolved.refused,
+    unvetted: unvettedEntryIn(options.parentContext ?? otelContext.active()),
+  });
+}
+
+/**
+ * `resolveInbound`, counted in the propagation metrics like the decisions `startInboundHop` makes:
+ * for adapters that decide ahead of the hop (a batch consumer decides for each message, then
+ * passes the decision as `resolved`, which `startInboundHop` does not count again).
+ */
+export function resolveInboundCounted<Carrier>(options: Omit<InboundHopOptions<Carrier>, 'spanName'>, transport: string): ResolvedInbound {
+  const measuring = markDecision();
+  const resolved = resolveInbound(options);
+  if (measuring) recordHopDecision(options, resolved, transport);
+  return resolved;
 }
 
 /**
@@ -72,12 +165,17 @@ function adopt(existing: Span, existingContext: SpanContext, attributes: Attribu
  */
 export function startInboundHop<Carrier>(options: InboundHopOptions<Carrier>): InboundHop {
   warnIfNotInitialised();
+  // A decision made ahead (batch consumers) was counted where it was made.
+  const measuring = options.resolved === undefined && markDecision();
   const resolved = options.resolved ?? resolveInbound(options);
+  if (measuring) recordHopDecision(options, resolved, transportOf(options.attributes));
+  const measured = processing(options.attributes);
   // The hop's own two attributes are set on the span, not merged into a copy of the adapter's.
   const attributes: Attributes = options.attributes ?? {};
   const existing = options.existingSpan;
   const existingContext = existing?.spanContext();
-  if (adoptable(existing, existingContext, resolved)) return adopt(existing, existingContext as SpanContext, attributes, resolved);
+  if (adoptable(existing, existingContext, resolved))
+    return adopt(existing, existingContext as SpanContext, attributes, resolved, measured);
 
   const links: Link[] = resolved.links.length === 0 && options.links === undefined ? [] : [...resolved.links, ...(options.links ?? [])];
   if (existingContext !== undefined && isSpanContextValid(existingContext)) {
@@ -96,5 +194,5 @@ export function startInboundHop<Carrier>(options: InboundHopOptions<Carrier>): I
   );
   span.setAttribute(ATTR.hopTrust, resolved.trust);
   span.setAttribute(ATTR.hopShape, resolved.shape);
-  return hopAround(span, trace.setSpan(resolved.parentContext, span), resolved, false);
+  return hopAround(span, trace.setSpan(resolved.parentContext, span), resolved, false, measured);
 }

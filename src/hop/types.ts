@@ -15,7 +15,7 @@ import type {
 } from '@opentelemetry/api';
 import type { InjectFields } from '../base/context-keys.js';
 import type { SpanOutcome } from '../base/span-outcome.js';
-import type { SigningKeyring } from '../policy/signing.js';
+import type { SignatureVerdict, SigningKeyring } from '../policy/signing.js';
 import type { ShapeMode, TrustMode } from '../policy/trust.js';
 import type { SessionEntry } from '../session/entry.js';
 
@@ -98,6 +98,11 @@ export interface ResolvedInbound {
   trust: TrustMode;
   /** Shape of the span. */
   shape: HopShape;
+  /**
+   * Why the caller's session entry or baggage was not taken: a key's verdict on its signature
+   * (unsigned, forged, expired…), or `untrusted` (trust `link` takes none); absent when nothing was refused.
+   */
+  refused?: Exclude<SignatureVerdict, 'valid'> | 'untrusted';
 }
 
 /** Options of `startOutboundHop`. */

@@ -1,4 +1,12 @@
-import { context, propagation, trace, ProxyTracerProvider, type Attributes, type TracerProvider } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  trace,
+  ProxyTracerProvider,
+  type Attributes,
+  type MeterProvider,
+  type TracerProvider,
+} from '@opentelemetry/api';
 import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { attempt, remaining, settlesWithin } from '../base/deadline.js';
@@ -19,7 +27,10 @@ import { isSessionSpanProcessor, SessionSpanProcessor, type SessionSpanProcessor
 import { installInboundTrust } from '../http/inbound-trust.js';
 import { installOutboundGuards } from '../http/outbound-guards.js';
 import { createTargetPolicy, type TargetPolicyOptions } from '../http/targets.js';
-import { exportPipeline, type ExportOptions, type PipelineStats } from './pipeline.js';
+import { setupMetrics, type MetricsSetup } from './metrics.js';
+import { resolveMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions } from './metrics-options.js';
+import { agentOpsApiKey, agentOpsToken, exportPipeline, type ExportOptions, type PipelineStats } from './pipeline.js';
+import { resolveOtlpProtocol } from './otlp.js';
 import { globalPropagator, installGlobalPropagator } from './propagators.js';
 import { resolveQueueOptions } from './queue-options.js';
 import { buildResource } from './resource.js';
@@ -62,6 +73,12 @@ export interface InitOptions extends ExportOptions {
    * paths it starts a fresh trace (the library's hop adopts it and links the caller).
    */
   publicPathPrefixes?: readonly string[];
+  /**
+   * Metrics: exporters (OTLP, a Prometheus endpoint, the console; default from
+   * `OTEL_METRICS_EXPORTER`), readers of the application's own, the LLM price table and the
+   * cardinality limit. Beside an application's own MeterProvider none is created.
+   */
+  metrics?: MetricsOptions;
 }
 
 /** Counters of the export pipeline `init` built. */
@@ -86,9 +103,11 @@ export interface InitHandle {
   readonly ownsProvider: boolean;
   /** The provider spans go to (ours or the application's). */
   readonly tracerProvider: TracerProvider;
-  /** Exports everything queued; resolves within the export timeout whatever the exporter does, never rejects. */
+  /** The provider measurements go to: init's, the application's, or undefined when metrics are off (`OTEL_METRICS_EXPORTER=none`). */
+  readonly meterProvider: MeterProvider | undefined;
+  /** Exports everything queued, spans and measurements; resolves within the export timeout whatever the exporters do, never rejects. */
   forceFlush(): Promise<void>;
-  /** Flushes and shuts down what `init` created (never a provider it did not), within the export timeout; never rejects. */
+  /** Flushes and shuts down what `init` created (never a provider it did not), spans and metrics within the one export timeout; never rejects. */
   shutdown(): Promise<void>;
   /** Export counters. */
   stats(): InitStats;
@@ -114,7 +133,13 @@ function resetState(): void {
 }
 
 /** Beside an application's provider: only the propagator is ours, and the flush is the provider's, under our deadline. */
-function join(existing: TracerProvider, o: InitOptions, deadlineMillis: number, uninstallGuards: () => void): InitHandle {
+function join(
+  existing: TracerProvider,
+  o: InitOptions,
+  deadlineMillis: number,
+  meters: MetricsSetup,
+  uninstallGuards: () => void,
+): InitHandle {
   installGlobalPropagator(globalPropagator(o.propagator));
   if (!providerHasSessionProcessor(existing)) {
     log.warn(
@@ -125,12 +150,19 @@ function join(existing: TracerProvider, o: InitOptions, deadlineMillis: number, 
   return {
     ownsProvider: false,
     tracerProvider: existing,
-    forceFlush: async () =>
-      void (await settlesWithin(
-        attempt('forceFlush of the tracer provider failed', () => flush?.()),
-        deadlineMillis,
-      )),
+    meterProvider: meters.meterProvider,
+    forceFlush: async () => {
+      const deadline = Date.now() + deadlineMillis;
+      await Promise.all([
+        settlesWithin(
+          attempt('forceFlush of the tracer provider failed', () => flush?.()),
+          deadlineMillis,
+        ),
+        meters.flushUntil(deadline),
+      ]);
+    },
     shutdown: async () => {
+      await meters.shutdownUntil(Date.now() + deadlineMillis);
       uninstallGuards();
       resetState();
     },
@@ -164,6 +196,7 @@ const INIT_OPTIONS = optionNames<InitOptions>({
   apiEndpoint: true,
   tokenLifetimeMillis: true,
   exportQueue: true,
+  metrics: true,
 });
 
 /**
@@ -203,10 +236,28 @@ export function init(options: InitOptions = {}): InitHandle {
     };
   };
 
+  // The traces' protocol first: an error names the option before a variable metrics share with it.
+  resolveOtlpProtocol(o.otlpProtocol, env);
+  const deadlineMillis = resolveQueueOptions(o.exportQueue, 'init exportQueue', env).exportTimeoutMillis;
+  const metricsOptions: ResolvedMetricsOptions = resolveMetricsOptions(
+    o.metrics,
+    {
+      apiKey: agentOpsApiKey(o, 'init', env),
+      tracesEndpoint: stringOption(o.otlpEndpoint, 'init otlpEndpoint') || env.AGENTOPS_EXPORTER_ENDPOINT,
+      deadlineMillis,
+    },
+    env,
+  );
+  const resource = buildResource(serviceName, o.resourceAttributes);
+
   const existing = userProvider();
   if (existing !== undefined) {
-    const deadline = resolveQueueOptions(o.exportQueue, 'init exportQueue', env).exportTimeoutMillis;
-    const handle = join(existing, o, deadline, installGuards());
+    const meters = setupMetrics(
+      metricsOptions,
+      resource,
+      metricsOptions.exporters.includes('otlp') ? agentOpsToken(o, 'init', env) : undefined,
+    );
+    const handle = join(existing, o, deadlineMillis, meters, installGuards());
     state.signing = signing;
     state.globalSessionBaggage = o.globalSessionBaggage === true;
     state.handle = handle;
@@ -217,7 +268,7 @@ export function init(options: InitOptions = {}): InitHandle {
   if (pipeline.queues.length === 0) log.info('init: no exporter configured; spans are processed but not exported');
   const processors: SpanProcessor[] = [new SessionSpanProcessor(o.sessionProcessor), ...pipeline.queues];
   const provider = new NodeTracerProvider({
-    resource: buildResource(serviceName, o.resourceAttributes),
+    resource,
     spanProcessors: processors,
     ...(sampler !== undefined ? { sampler } : {}),
   });
@@ -227,16 +278,21 @@ export function init(options: InitOptions = {}): InitHandle {
   provider.register({ propagator: null });
   installGlobalPropagator(globalPropagator(o.propagator, env));
   const uninstallGuards = installGuards();
+  const meters = setupMetrics(metricsOptions, resource, pipeline.token);
 
   let shutDown: Promise<void> | undefined;
   const handle: InitHandle = {
     ownsProvider: true,
     tracerProvider: provider,
-    forceFlush: () => pipeline.flushUntil(Date.now() + pipeline.deadlineMillis),
+    meterProvider: meters.meterProvider,
+    forceFlush: async () => {
+      const deadline = Date.now() + pipeline.deadlineMillis;
+      await Promise.all([pipeline.flushUntil(deadline), meters.flushUntil(deadline)]);
+    },
     shutdown: () =>
       (shutDown ??= (async () => {
         const deadline = Date.now() + pipeline.deadlineMillis;
-        await pipeline.shutdownUntil(deadline);
+        await Promise.all([pipeline.shutdownUntil(deadline), meters.shutdownUntil(deadline)]);
         // The provider's own shutdown reaches our queues again (already done) and the session
         // processor; it gets what is left of the deadline, not a timeout of its own.
         await settlesWithin(

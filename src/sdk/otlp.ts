@@ -27,23 +27,32 @@ export function resolveOtlpEndpoint(option: string | undefined, env: NodeJS.Proc
 }
 
 /**
- * Resolves the protocol: option, then `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, then
- * `OTEL_EXPORTER_OTLP_PROTOCOL`, then `http/protobuf`. `grpc` and anything else throw naming
- * their source: sending HTTP to a gRPC port would lose every span quietly.
+ * Resolves the protocol of a signal's exporter: option (named `where`), then
+ * `OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL`, then
+ * `http/protobuf`. `grpc` and anything else throw naming their source: sending HTTP to a gRPC
+ * port would lose everything quietly.
  */
-export function resolveOtlpProtocol(option: unknown, env: NodeJS.ProcessEnv = process.env): OtlpProtocol {
+export function resolveOtlpProtocol(
+  option: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  signal: 'traces' | 'metrics' = 'traces',
+  where = 'init otlpProtocol',
+): OtlpProtocol {
+  const signalVariable = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_PROTOCOL`;
   const sources: [unknown, string][] = [
-    [option, 'init otlpProtocol'],
-    [env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'],
+    [option, where],
+    [env[signalVariable], signalVariable],
     [env.OTEL_EXPORTER_OTLP_PROTOCOL, 'OTEL_EXPORTER_OTLP_PROTOCOL'],
   ];
-  for (const [value, where] of sources) {
+  for (const [value, source] of sources) {
     if (value === undefined || value === '') continue;
     const v = typeof value === 'string' ? value.trim() : value;
     if (typeof v === 'string' && PROTOCOLS.includes(v)) return v as OtlpProtocol;
     const hint =
-      v === 'grpc' ? ' (grpc is not built in: pass an exporter from @opentelemetry/exporter-trace-otlp-grpc in `exporters`)' : '';
-    configError(where, `must be 'http/protobuf' | 'http/json', got ${String(value)}${hint}`);
+      v === 'grpc'
+        ? ` (grpc is not built in: pass an exporter from @opentelemetry/exporter-${signal === 'traces' ? 'trace' : 'metrics'}-otlp-grpc in \`${signal === 'traces' ? 'exporters' : 'metrics.readers'}\`)`
+        : '';
+    configError(source, `must be 'http/protobuf' | 'http/json', got ${String(value)}${hint}`);
   }
   return 'http/protobuf';
 }

@@ -46,11 +46,26 @@ export interface ExportPipeline {
   readonly queues: CountingExportQueue[];
   /** The one deadline of a flush or shutdown, in ms (the export timeout). */
   readonly deadlineMillis: number;
+  /** The AgentOps token the OTLP exporter sends (when a key is set); the metric exporter shares it. */
+  readonly token: AgentOpsToken | undefined;
   /** Flushes every queue by `deadline`; never rejects. */
   flushUntil(deadline: number): Promise<void>;
   /** Shuts every queue down by `deadline`; never rejects. */
   shutdownUntil(deadline: number): Promise<void>;
   stats(): PipelineStats;
+}
+
+/** The AgentOps API key: the option, else `AGENTOPS_API_KEY`. */
+export function agentOpsApiKey(o: ExportOptions, where: string, env: NodeJS.ProcessEnv): string | undefined {
+  return stringOption(o.apiKey, `${where} apiKey`) ?? env.AGENTOPS_API_KEY;
+}
+
+/** The AgentOps token for the configured key (exchanged at `apiEndpoint`), or undefined without a key. */
+export function agentOpsToken(o: ExportOptions, where: string, env: NodeJS.ProcessEnv): AgentOpsToken | undefined {
+  const apiKey = agentOpsApiKey(o, where, env);
+  const lifetime = positiveIntegerOption(o.tokenLifetimeMillis, `${where} tokenLifetimeMillis`, 3_600_000);
+  const apiEndpoint = stringOption(o.apiEndpoint, `${where} apiEndpoint`) ?? env.AGENTOPS_API_ENDPOINT ?? AGENTOPS_API_ENDPOINT;
+  return apiKey ? new AgentOpsToken(apiKey, apiEndpoint, lifetime) : undefined;
 }
 
 /**
@@ -71,17 +86,16 @@ export function exportPipeline(
   const endpointEnv = agentOpsOnly ? { AGENTOPS_EXPORTER_ENDPOINT: env.AGENTOPS_EXPORTER_ENDPOINT } : env;
   const protocol = resolveOtlpProtocol(o.otlpProtocol, agentOpsOnly ? {} : env);
   const endpoint = resolveOtlpEndpoint(stringOption(o.otlpEndpoint, `${where} otlpEndpoint`), endpointEnv);
-  const apiKey = stringOption(o.apiKey, `${where} apiKey`) ?? env.AGENTOPS_API_KEY;
-  const lifetime = positiveIntegerOption(o.tokenLifetimeMillis, `${where} tokenLifetimeMillis`, 3_600_000);
-  const apiEndpoint = stringOption(o.apiEndpoint, `${where} apiEndpoint`) ?? env.AGENTOPS_API_ENDPOINT ?? AGENTOPS_API_ENDPOINT;
-  const url = endpoint ?? (apiKey ? AGENTOPS_OTLP_ENDPOINT : undefined);
-  const token = apiKey && url !== undefined ? new AgentOpsToken(apiKey, apiEndpoint, lifetime) : undefined;
+  // Validated whether or not a key is set; with a key there is always a URL (AgentOps' own).
+  const token = agentOpsToken(o, where, env);
+  const url = endpoint ?? (token !== undefined ? AGENTOPS_OTLP_ENDPOINT : undefined);
   const exporters = [...extra];
   if (url !== undefined) exporters.push(otlpExporter(url, protocol, queueOptions.exportTimeoutMillis, token));
   const queues = exporters.map((exporter) => new CountingExportQueue(exporter, queueOptions));
   return {
     queues,
     deadlineMillis: queueOptions.exportTimeoutMillis,
+    token,
     flushUntil: async (deadline) => void (await Promise.all(queues.map((q) => q.flushUntil(deadline)))),
     shutdownUntil: async (deadline) => void (await Promise.all(queues.map((q) => q.shutdownUntil(deadline)))),
     stats: () => {

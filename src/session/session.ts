@@ -15,6 +15,7 @@ import { warnIfNotInitialised } from '../base/init-warning.js';
 import { randomHexId } from '../base/ids.js';
 import { sharedState } from '../base/state.js';
 import { tracer } from '../base/tracer.js';
+import { measureStart, recordSession } from '../metrics/work.js';
 import { ATTR } from './attributes.js';
 import { contextWithSessionEntry, getSessionEntry, sessionRootSpanContext } from './context.js';
 import { isValidSessionId, type SessionEntry } from './entry.js';
@@ -82,6 +83,7 @@ export function startSession(options: StartSessionOptions = {}): Session {
   const ctx = contextWithSessionEntry(trace.setSpan(active, span), entry);
   sharedState().sessions.set(id, { rootSpanId: spanContext.spanId, traceFlags });
 
+  const started = measureStart();
   let ended = false;
   return {
     id,
@@ -100,6 +102,7 @@ export function startSession(options: StartSessionOptions = {}): Session {
       if (endState === 'Fail') span.setStatus({ code: SpanStatusCode.ERROR, message: 'session failed' });
       span.end();
       sharedState().sessions.delete(id);
+      recordSession(name, endState, started);
     },
   };
 }

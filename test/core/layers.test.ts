@@ -11,15 +11,16 @@ const ROOT = resolve(__dirname, '../..');
 /** Folder of src/ -> the folders of src/ it may import from. */
 const LAYERS: Record<string, readonly string[]> = {
   base: [],
+  metrics: ['base'],
   propagation: ['base'],
-  session: ['base', 'propagation'],
+  session: ['base', 'metrics', 'propagation'],
   policy: ['base', 'session'],
   propagator: ['base', 'propagation', 'session'],
   carriers: ['base', 'propagation', 'session'],
-  hop: ['base', 'policy', 'session', 'propagator'],
+  hop: ['base', 'metrics', 'policy', 'session', 'propagator'],
   messaging: ['base'],
   http: ['base', 'propagation', 'session', 'policy', 'carriers', 'hop'],
-  sdk: ['base', 'propagation', 'session', 'policy', 'propagator', 'hop', 'http'],
+  sdk: ['base', 'metrics', 'propagation', 'session', 'policy', 'propagator', 'hop', 'http'],
 };
 
 function files(dir: string): string[] {

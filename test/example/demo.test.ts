@@ -55,6 +55,30 @@ describe('npm run demo (the main job), against Jaeger', () => {
     expect(output).toContain(`session view: file://${view}`);
     expect(sessions).toHaveLength(4);
 
+    // Tokens and cost per session, summed from its LLM spans: 3 sub-tasks give 1 gateway, 1
+    // planner, 3 researcher, 3 writer and 3 critic calls; critic-mini has no price.
+    const perSession = [
+      ...output.matchAll(
+        /^ {2}session ([0-9a-f]{32}): 11 LLM calls, (\d+) tokens \(in (\d+), out (\d+)\), \$([0-9.]+) \+ 3 unpriced calls$/gm,
+      ),
+    ];
+    expect(perSession.map((m) => m[1]).sort(), output).toEqual([...sessions].sort());
+    // Per agent and model, scraped from each service's Prometheus endpoint: the same calls and tokens.
+    const rows = [...output.matchAll(/^ {4}(\w+) +(\w+) +([\w-]+) +(\d+) calls {2}in +(\d+) {2}out +(\d+) {2}(unpriced|\$[0-9.]+)$/gm)];
+    expect(rows.map((m) => [m[1], m[2], m[3], Number(m[4]), m[7] === 'unpriced'])).toEqual([
+      ['gateway', 'critic', 'critic-mini', 12, true],
+      ['gateway', 'gateway', 'gateway-mini', 4, false],
+      ['planner', 'planner', 'planner-large', 4, false],
+      ['researcher', 'researcher', 'researcher-large', 12, false],
+      ['writer', 'writer', 'writer-large', 12, false],
+    ]);
+    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+    expect(sum(rows.map((m) => Number(m[5]) + Number(m[6])))).toBe(sum(perSession.map((m) => Number(m[2]))));
+    const scrapedCost = sum(rows.filter((m) => m[7] !== 'unpriced').map((m) => Number(m[7]!.slice(1))));
+    expect(Math.abs(scrapedCost - sum(perSession.map((m) => Number(m[5]))))).toBeLessThan(1e-5); // printed to 6 decimals
+    expect(output).toMatch(/^ {4}bullmq {2}agentops-demo-writer +12 deliveries, mean \d+\.\d ms$/m);
+    expect(output).toMatch(/^ {4}kafka {3}agentops-demo\.research-tasks +12 deliveries, mean \d+\.\d ms$/m);
+
     const { errors, sessions: drawn } = await measureView(chromium, view);
     expect(errors).toEqual([]);
     expect(drawn.map((d) => d.id).sort()).toEqual([...sessions].sort());
