@@ -28,6 +28,9 @@ const JOB_METADATA_NAMESPACE = 'agentops';
 /** The W3C fields a metadata object is expected to carry as strings. */
 const W3C_FIELDS: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'baggage']);
 
+/** A `sentry-trace` header value: trace id, span id, optional sampled flag. */
+const SENTRY_TRACE = /^[0-9a-f]{32}-[0-9a-f]{16}(-[01])?$/;
+
 /** Parsed job metadata: the top-level string fields, on a null-prototype object. */
 export type JobMetadataCarrier = Readonly<Record<string, string>>;
 
@@ -46,6 +49,12 @@ export function parseJobMetadata(raw: unknown): JobMetadataCarrier | undefined {
   }
   if (raw.length > MAX_JOB_METADATA_CHARS) {
     log.warn(`job metadata of ${raw.length} characters dropped unparsed (limit ${MAX_JOB_METADATA_CHARS})`);
+    return undefined;
+  }
+  // Sentry's BullMQ telemetry stores a bare `sentry-trace` value: another tool's metadata, not
+  // bad input, so no warning for every job of a queue both instrument.
+  if (SENTRY_TRACE.test(raw)) {
+    log.debug("job metadata is a sentry-trace value (Sentry's BullMQ telemetry), not a W3C carrier: no context taken from it");
     return undefined;
   }
   let parsed: unknown;

@@ -69,6 +69,13 @@ describe('parse', () => {
     expect(diagLog.matching(logged)).toHaveLength(1);
   });
 
+  it("takes no context from Sentry's bare sentry-trace value, and says so at debug level only", () => {
+    expect(parseJobMetadata(`${'a'.repeat(32)}-${'b'.repeat(16)}-1`)).toBeUndefined();
+    expect(parseJobMetadata(`${'a'.repeat(32)}-${'b'.repeat(16)}`)).toBeUndefined();
+    expect(diagLog.matching('dropped')).toEqual([]);
+    expect(diagLog.matching('a sentry-trace value')).toHaveLength(2);
+  });
+
   it('drops a non-string with a diag log', () => {
     expect(parseJobMetadata({ traceparent: TRACEPARENT })).toBeUndefined();
     expect(parseJobMetadata(42)).toBeUndefined();
