@@ -12,7 +12,8 @@
  * makes a `traceparent` spelled twice invalid rather than picking one of them.
  */
 import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
-import { mergeContextFields, type ContextMergeOptions } from './header-merge.js';
+import { readHeaderValue } from '../propagation/carrier-values.js';
+import { mergeContextFields, mergeSessionBaggage, type ContextMergeOptions } from './header-merge.js';
 
 /** One Kafka header value as kafkajs delivers or accepts it (null only ever at runtime). */
 export type KafkaHeaderValue = Buffer | string | (Buffer | string)[] | null | undefined;
@@ -64,6 +65,27 @@ export const kafkaHeaderSetter: TextMapSetter<KafkaHeaders> = {
 };
 
 /**
+ * Keeps the hop's session in `headers.baggage` when another instrumentation assigns the header
+ * instead of injecting into it (Sentry's Kafka integration, 10 and 11, does
+ * `message.headers.baggage = <its members>`): the assigned value is merged by the header-merge
+ * rule, its members winning a shared key except the session entry, which stays the hop's.
+ */
+function keepSessionOnAssignment(headers: KafkaHeaders): void {
+  const ours = readHeaderValue(headers.baggage, 'list');
+  if (ours === undefined) return;
+  let value: KafkaHeaderValue = headers.baggage;
+  Object.defineProperty(headers, 'baggage', {
+    enumerable: true,
+    configurable: true,
+    get: () => value,
+    set(next: KafkaHeaderValue) {
+      const theirs = readHeaderValue(next, 'list');
+      value = theirs === undefined ? next : mergeSessionBaggage(theirs, ours);
+    },
+  });
+}
+
+/**
  * A new header record: the caller's headers (never modified) plus this hop's W3C `fields`,
  * combined by the one header-merge rule (carriers/header-merge.ts).
  */
@@ -74,5 +96,6 @@ export function headersWithContext(
 ): KafkaHeaders {
   const out: KafkaHeaders = headers === undefined ? {} : { ...headers };
   mergeContextFields(out, fields, options);
+  keepSessionOnAssignment(out);
   return out;
 }

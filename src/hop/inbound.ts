@@ -108,7 +108,10 @@ function adopt(
   // The links our own span would have carried (the caller's span, on a `link` hop).
   for (const link of resolved.links) existing.addLink(link);
   if (resolved.session !== undefined && existingContext.traceId === resolved.session.sessionId) {
-    existing.setAttribute(ATTR.sessionId, resolved.session.sessionId);
+    // As the session processor: another tool's session.id (Langfuse's, from its baggage member)
+    // wins; agentops.session.id is ours.
+    if ((existing as { attributes?: Attributes }).attributes?.[ATTR.sessionId] === undefined)
+      existing.setAttribute(ATTR.sessionId, resolved.session.sessionId);
     existing.setAttribute(ATTR.agentopsSessionId, resolved.session.sessionId);
   }
   return hopAround(existing, trace.setSpan(trace.deleteSpan(resolved.parentContext), existing), resolved, true, measured);

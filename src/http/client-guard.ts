@@ -10,11 +10,18 @@
  * block is serialized: it runs after any wrapper of `http.request` and any later `setHeader`,
  * whatever the registration order, sampled or not. It is an own property of
  * ClientRequest.prototype, so ServerResponse keeps OutgoingMessage's method.
+ *
+ * Other libraries wrap the same method (Sentry's HTTP integration injects `sentry-trace` and
+ * `baggage` with `setHeader` inside its wrapper). A wrapper installed after ours runs first and
+ * is guarded as any header is; one installed before ours sits between us and Node, so while it
+ * runs the request's `setHeader` is held to the same decision. Uninstalling restores what was
+ * there and never removes another library's wrapper: when one wraps ours, ours stays in its
+ * chain and passes everything through.
  */
 import http from 'node:http';
 import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import { log } from '../base/diag.js';
-import { carriesTraceId, decideAll, GUARDED_HEADERS, TRACE_HEADERS, withoutOurBaggage, type Decider } from './guarded-headers.js';
+import { carriesTraceId, decideAll, filterDeniedBaggage, GUARDED_HEADERS, TRACE_HEADERS, type Decider } from './guarded-headers.js';
 
 type StoreHeader = (this: http.ClientRequest, firstLine: string, headers: unknown) => unknown;
 
@@ -22,8 +29,9 @@ interface RequestLike {
   path?: unknown;
   protocol?: unknown;
   host?: unknown;
+  getHeader(name: string): unknown;
   removeHeader(name: string): void;
-  setHeader(name: string, value: string): void;
+  setHeader(name: string, value: unknown): unknown;
 }
 
 /** The trace id of the active span (the session's, inside a session), for the value scan. */
@@ -68,8 +76,8 @@ function guardObject(req: RequestLike, headers: Record<string, [string, unknown]
       if (TRACE_HEADERS.has(name) || (name !== 'baggage' && carriesTraceId(headers[name]?.[1], traceId))) req.removeHeader(name);
     }
   }
-  if (!f.baggage && headers.baggage !== undefined) {
-    const kept = withoutOurBaggage(headers.baggage[1]);
+  if ((!f.baggage || !f.traceparent) && headers.baggage !== undefined) {
+    const kept = filterDeniedBaggage(headers.baggage[1], !f.baggage, f.traceparent ? undefined : activeTraceId());
     if (kept === undefined) req.removeHeader('baggage');
     else req.setHeader('baggage', kept);
   }
@@ -98,8 +106,8 @@ function guardArray(req: RequestLike, headers: unknown[], decide: Decider): unkn
     const name = nameAt(i);
     let value = valueAt(i);
     if (!f.traceparent && (TRACE_HEADERS.has(name) || (name !== 'baggage' && carriesTraceId(value, traceId)))) continue;
-    if (!f.baggage && name === 'baggage') {
-      value = withoutOurBaggage(value);
+    if ((!f.baggage || !f.traceparent) && name === 'baggage') {
+      value = filterDeniedBaggage(value, !f.baggage, f.traceparent ? undefined : (traceId ?? activeTraceId()));
       if (value === undefined) continue;
     }
     if (pairs) out.push([(headers[i] as unknown[])[0], value]);
@@ -108,11 +116,44 @@ function guardArray(req: RequestLike, headers: unknown[], decide: Decider): unkn
   return out;
 }
 
+/**
+ * While a wrapper beneath ours serializes: its `setHeader` calls on this request are held to the
+ * decision for this request's destination. Returns the function that ends the hold.
+ */
+function holdSetHeader(req: RequestLike, decide: Decider): () => void {
+  const protoSetHeader = req.setHeader;
+  const held = function setHeader(this: RequestLike, name: string, value: unknown): unknown {
+    const lower = String(name).toLowerCase();
+    if (!GUARDED_HEADERS.includes(lower)) return protoSetHeader.call(this, name, value);
+    const host = this.getHeader('host');
+    const f = decideAll(decide, destinations(this, host === undefined ? undefined : String(host)), this.getHeader('traceparent'));
+    if (!f.traceparent && TRACE_HEADERS.has(lower)) return this;
+    if (lower === 'baggage' && (!f.baggage || !f.traceparent)) {
+      const kept = filterDeniedBaggage(value, !f.baggage, f.traceparent ? undefined : activeTraceId());
+      if (kept === undefined) {
+        this.removeHeader('baggage');
+        return this;
+      }
+      return protoSetHeader.call(this, name, kept);
+    }
+    return protoSetHeader.call(this, name, value);
+  };
+  Object.defineProperty(req, 'setHeader', { value: held, writable: true, configurable: true, enumerable: false });
+  return () => void delete (req as unknown as Record<string, unknown>).setHeader;
+}
+
 const INSTALLED = Symbol.for('agentops-propagation.http-client-guard');
 
 interface Installed {
-  decide: Decider;
+  /** The decision; undefined once uninstalled while another wrapper still calls ours. */
+  decide: Decider | undefined;
   original: StoreHeader;
+  /** Our function, to tell whether it is still the prototype's own `_storeHeader`. */
+  ours: StoreHeader;
+  /** The own `_storeHeader` ours replaced (a wrapper installed before us), restored on uninstall. */
+  replaced: StoreHeader | undefined;
+  /** Whether `original` is a wrapper rather than Node's method (then `setHeader` is held while it runs). */
+  wrapsAnother: boolean;
 }
 
 /**
@@ -126,21 +167,37 @@ export function installHttpClientGuard(decide: Decider): () => void {
     present.decide = decide;
     return () => uninstall(proto);
   }
+  const hasOwn = Object.prototype.hasOwnProperty.call(proto, '_storeHeader');
   const original = proto._storeHeader as StoreHeader;
-  const state: Installed = { decide, original };
+  const nodeMethod = (http.OutgoingMessage.prototype as unknown as Record<string, unknown>)._storeHeader;
+  const state: Installed = {
+    decide,
+    original,
+    ours: _storeHeader,
+    replaced: hasOwn ? original : undefined,
+    wrapsAnother: original !== nodeMethod,
+  };
   function _storeHeader(this: http.ClientRequest, firstLine: string, headers: unknown): unknown {
+    const decideNow = state.decide;
+    if (decideNow === undefined) return original.call(this, firstLine, headers);
     let out = headers;
     if (headers !== null && typeof headers === 'object') {
       try {
-        if (Array.isArray(headers)) out = guardArray(this as unknown as RequestLike, headers, state.decide);
-        else guardObject(this as unknown as RequestLike, headers as Record<string, [string, unknown]>, state.decide);
+        if (Array.isArray(headers)) out = guardArray(this as unknown as RequestLike, headers, decideNow);
+        else guardObject(this as unknown as RequestLike, headers as Record<string, [string, unknown]>, decideNow);
       } catch (err) {
         // Never break the request; fail closed on the trace headers.
         log.debug(`outbound guard failed; trace headers removed: ${String(err)}`);
         if (!Array.isArray(headers)) for (const name of TRACE_HEADERS) this.removeHeader(name);
       }
     }
-    return original.call(this, firstLine, out);
+    if (!state.wrapsAnother) return original.call(this, firstLine, out);
+    const release = holdSetHeader(this as unknown as RequestLike, decideNow);
+    try {
+      return original.call(this, firstLine, out);
+    } finally {
+      release();
+    }
   }
   Object.defineProperty(proto, '_storeHeader', { value: _storeHeader, writable: true, configurable: true, enumerable: false });
   Object.defineProperty(proto, INSTALLED, { value: state, configurable: true });
@@ -148,8 +205,18 @@ export function installHttpClientGuard(decide: Decider): () => void {
 }
 
 function uninstall(proto: Record<string | symbol, unknown>): void {
-  if (proto[INSTALLED] === undefined) return;
-  // The override is an own property: deleting it brings OutgoingMessage's method back.
-  delete proto._storeHeader;
+  const state = proto[INSTALLED] as Installed | undefined;
+  if (state === undefined) return;
+  if (proto._storeHeader !== state.ours) {
+    // Another library wrapped ours after install: removing ours would remove its wrapper too.
+    // Ours stays in its chain, passing everything through, and a later install reuses it.
+    state.decide = undefined;
+    return;
+  }
+  // Put back what ours replaced: another library's wrapper, or (by deleting the own property)
+  // OutgoingMessage's method.
+  if (state.replaced !== undefined)
+    Object.defineProperty(proto, '_storeHeader', { value: state.replaced, writable: true, configurable: true, enumerable: false });
+  else delete proto._storeHeader;
   delete proto[INSTALLED];
 }

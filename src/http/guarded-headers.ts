@@ -52,26 +52,49 @@ function isOurMember(key: string): boolean {
 
 const filtered = new BoundedCache<string, { value: string | undefined }>(256);
 
-function filterUncached(text: string): string | undefined {
-  if (written.get(text) === true) return undefined;
+/** A member whose value names `traceId`: another tool's copy of the trace id (`sentry-trace_id`, `langfuse_trace_id`). */
+function namesTrace(member: string, eq: number, traceId: string): boolean {
+  if (eq === -1) return false;
+  const value = member.slice(eq + 1);
+  return value.length >= 32 && (value.includes(traceId) || decode(value).toLowerCase().includes(traceId));
+}
+
+function filterUncached(text: string, ours: boolean, traceId: string | undefined): string | undefined {
+  if (ours && written.get(text) === true) return undefined;
   const kept: string[] = [];
   for (const member of text.split(',')) {
     const eq = member.indexOf('=');
     const key = (eq === -1 ? member : member.slice(0, eq)).trim();
-    if (key !== '' && !isOurMember(key) && written.get(member.trim()) !== true) kept.push(member.trim());
+    if (key === '') continue;
+    if (isOurMember(key) || written.get(member.trim()) === true) {
+      // Ours: the baggage decision governs them (the session id is the trace id by design).
+      if (ours) continue;
+    } else if (traceId !== undefined && namesTrace(member, eq, traceId)) continue;
+    kept.push(member.trim());
   }
   return kept.length === 0 ? undefined : kept.join(',');
 }
 
-/** A baggage header without our members; undefined when nothing is left. */
-export function withoutOurBaggage(value: unknown): string | undefined {
+/**
+ * A baggage header filtered for a denied destination; undefined when nothing is left.
+ * `ours`: without this library's members (the baggage field is denied). `traceId`: without other
+ * tools' members whose value names that trace (the trace field is denied): the trace id is the
+ * session id, whoever copies it into baggage.
+ */
+export function filterDeniedBaggage(value: unknown, ours: boolean, traceId?: string): string | undefined {
   const text = Array.isArray(value) ? value.map(String).join(',') : String(value);
   // Within a session every request carries the same value: remember the answer.
-  const hit = filtered.get(text);
+  const key = `${ours ? '1' : '0'}${traceId ?? ''} ${text}`;
+  const hit = filtered.get(key);
   if (hit !== undefined) return hit.value;
-  const out = filterUncached(text);
-  if (text.length <= 8192) filtered.set(text, { value: out });
+  const out = filterUncached(text, ours, traceId);
+  if (text.length <= 8192) filtered.set(key, { value: out });
   return out;
+}
+
+/** A baggage header without our members; undefined when nothing is left. */
+export function withoutOurBaggage(value: unknown): string | undefined {
+  return filterDeniedBaggage(value, true);
 }
 
 /** Whether a header value carries `traceId` (a correlation header, an array header instrumentation-http renamed "0"). */

@@ -132,6 +132,35 @@ function resetState(): void {
   state.globalSessionBaggage = false;
 }
 
+/**
+ * The export options given to `init` itself (its `exporters`, `otlpEndpoint`, `apiKey`) that it
+ * cannot attach to a provider it did not create: SDK 2.x adds no processors to an existing
+ * provider. Named in a warning, so that nothing is dropped silently. Environment variables are
+ * not counted: beside an application's provider they configure its exporters and
+ * `agentOpsSpanProcessors()`.
+ */
+function unattachedExports(o: InitOptions): string[] {
+  const names = (o.exporters ?? []).map((e) => (e as object).constructor?.name ?? 'SpanExporter');
+  const endpoint = stringOption(o.otlpEndpoint, 'init otlpEndpoint');
+  if (endpoint !== undefined && endpoint !== '') names.push(`OTLP to ${endpoint}`);
+  else if (stringOption(o.apiKey, 'init apiKey') !== undefined) names.push('AgentOps');
+  return names;
+}
+
+function warnUnattached(existing: TracerProvider, o: InitOptions): void {
+  const names = unattachedExports(o);
+  if (names.length === 0) return;
+  const owner = existing.constructor?.name ?? 'TracerProvider';
+  const hook =
+    owner === 'SentryTracerProvider'
+      ? ' (Sentry 10: Sentry.init({ openTelemetrySpanProcessors: agentOpsSpanProcessors({ exporters }) }); Sentry 11: leave enableOpenTelemetrySetup off)'
+      : '';
+  log.warn(
+    `init: a ${owner} is already registered and init cannot add processors to it: ${names.join(', ')} get no spans. ` +
+      `Put agentOpsSpanProcessors({ exporters }) into that provider's span processors${hook}, then call init()`,
+  );
+}
+
 /** Beside an application's provider: only the propagator is ours, and the flush is the provider's, under our deadline. */
 function join(
   existing: TracerProvider,
@@ -257,6 +286,7 @@ export function init(options: InitOptions = {}): InitHandle {
       resource,
       metricsOptions.exporters.includes('otlp') ? agentOpsToken(o, 'init', env) : undefined,
     );
+    warnUnattached(existing, o);
     const handle = join(existing, o, deadlineMillis, meters, installGuards());
     state.signing = signing;
     state.globalSessionBaggage = o.globalSessionBaggage === true;

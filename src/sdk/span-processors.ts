@@ -3,7 +3,7 @@
  * processors that add what `init` would, to put into their `spanProcessors`.
  */
 import type { Context } from '@opentelemetry/api';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { log } from '../base/diag.js';
 import { SessionSpanProcessor, type SessionSpanProcessorOptions } from '../session/processor.js';
 import { optionsObject } from '../policy/options.js';
@@ -14,6 +14,12 @@ import { checkGlobalPropagator } from './propagators.js';
 export interface AgentOpsSpanProcessorsOptions extends ExportOptions {
   /** Options of the session span processor. */
   sessionProcessor?: SessionSpanProcessorOptions;
+  /**
+   * Exporters to send spans to besides AgentOps, each behind its own bounded queue, as `init`'s
+   * `exporters` (default none): for a provider `init` cannot add to (Sentry 10's, through
+   * `Sentry.init({ openTelemetrySpanProcessors })`).
+   */
+  exporters?: SpanExporter[];
 }
 
 /** Checks, at the first span, that the global propagator is still the session one (NodeSDK registers its own in start()). */
@@ -39,11 +45,13 @@ class PropagatorCheck implements SpanProcessor {
  * `new NodeSDK({ spanProcessors: [...agentOpsSpanProcessors(), ...yours] })`. Key and endpoint
  * come from the options, else `AGENTOPS_API_KEY` and `AGENTOPS_EXPORTER_ENDPOINT` (then AgentOps'
  * own); the `OTEL_EXPORTER_OTLP_*` endpoint and protocol are left to the application's exporter.
- * Without a key or endpoint only the session stamping is returned. Config errors throw here.
+ * `exporters` get every span too, each behind its own queue. Without a key, an endpoint or
+ * exporters only the session stamping is returned. Config errors throw here.
  */
 export function agentOpsSpanProcessors(options: AgentOpsSpanProcessorsOptions = {}): SpanProcessor[] {
   const o = optionsObject(options, 'agentOpsSpanProcessors options') as AgentOpsSpanProcessorsOptions;
-  const pipeline = exportPipeline(o, 'agentOpsSpanProcessors', [], process.env, true);
-  if (pipeline.queues.length === 0) log.info('agentOpsSpanProcessors: no AgentOps key or OTLP endpoint; returning session stamping only');
+  const pipeline = exportPipeline(o, 'agentOpsSpanProcessors', o.exporters ?? [], process.env, true);
+  if (pipeline.queues.length === 0)
+    log.info('agentOpsSpanProcessors: no AgentOps key, OTLP endpoint or exporters; returning session stamping only');
   return [new PropagatorCheck(), new SessionSpanProcessor(o.sessionProcessor), ...pipeline.queues];
 }
