@@ -114,7 +114,7 @@ describe('beside Langfuse: propagateAttributes({ asBaggage: true }) inside a ses
     }
   });
 
-  // Fails before /tmp/h/h4-session-id-adopted.patch: the inbound hop wrote our session.id over
+  // Failed before b2762b6: the inbound hop wrote our session.id over
   // Langfuse's on the stock SERVER span it adopted.
   it("every span of the session carries agentops.session.id; Langfuse's session.id wins where Langfuse propagates it", () => {
     const { sessionId, spans, langfuseSpans } = get();

@@ -71,7 +71,7 @@ const yours: SpanExporter & { getFinishedSpans(): ReadableSpan[] } = new InMemor
 const Sentry = require(major === 10 ? 'sentry-node10' : '@sentry/node');
 const sentryOtel10 = major === 10 ? createRequire(require.resolve('sentry-node10'))('@sentry/opentelemetry') : undefined;
 
-/** Sentry's integrations: its defaults, less what the environment turns off (docs/coexistence.md's workarounds). */
+/** Sentry's integrations: its defaults, less what the environment turns off (sentry.test.ts's configuration runs). */
 function integrations(defaults: { name: string }[]): unknown[] {
   const out: unknown[] = defaults.filter((i) => !(env.COEXIST_SENTRY_KAFKA === 'off' && i.name === 'Kafka'));
   if (env.COEXIST_SENTRY_FETCH_SPANS === 'off')

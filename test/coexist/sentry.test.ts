@@ -4,8 +4,8 @@
  * on, a local DSN (dsn-receiver.ts) and an OTLP receiver playing AgentOps. A session crosses HTTP,
  * Kafka and BullMQ; requests go to an internal raw server and to a public host
  * ("api.openai.com" on loopback); assertions are on the bytes and envelopes received.
- * docs/coexistence.md lists each interaction; the tests that fail before the patches in
- * /tmp/h/h4-*.patch name the patch.
+ * docs/coexistence.md lists each interaction; the tests that failed before the fixes of commit
+ * b2762b6 say so.
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -221,7 +221,7 @@ describe.each(SETUPS)('beside Sentry, setup $setup (docs/coexistence.md)', (expe
     expect(worker.map((s) => [s.traceId, s.sessionId])).toEqual([[sessionId, sessionId]]);
   });
 
-  // Fails before /tmp/h/h4-kafka-baggage.patch: Sentry's Kafka integration assigns
+  // Failed before b2762b6: Sentry's Kafka integration assigns
   // message.headers.baggage, which replaced the session entry; the consumer kept the trace only.
   it("the session crosses Kafka beside Sentry's Kafka integration", () => {
     const { sessionId, hops, spans } = get().report;
@@ -312,7 +312,7 @@ describe.each(SETUPS)('beside Sentry, setup $setup (docs/coexistence.md)', (expe
       ).toEqual([]);
   });
 
-  // Fails before /tmp/h/h4-http-guards.patch for Sentry 10's fetch integration: under
+  // Failed before b2762b6 for Sentry 10's fetch integration: under
   // sessionFetch (tracing suppressed) it wrote `sentry-trace: 000…-000…`, which a Sentry
   // receiver continues as a trace.
   it('no request or hop carries a header naming the all-zero trace', () => {
@@ -332,7 +332,7 @@ describe.each(SETUPS)('beside Sentry, setup $setup (docs/coexistence.md)', (expe
       }
     });
 
-  // Fails before /tmp/h/h4-http-guards.patch where Sentry was initialised first: its
+  // Failed before b2762b6 where Sentry was initialised first: its
   // ClientRequest._storeHeader wrapper added sentry-trace (and traceparent) after our guard ran.
   it('a denied destination gets no trace header, whoever wrote it', () => {
     const { heads } = get().report;
@@ -342,7 +342,7 @@ describe.each(SETUPS)('beside Sentry, setup $setup (docs/coexistence.md)', (expe
     }
   });
 
-  // Fails before /tmp/h/h4-http-guards.patch for Sentry 10: Sentry's own baggage member
+  // Failed before b2762b6 for Sentry 10: Sentry's own baggage member
   // `sentry-trace_id` is the session id when Sentry runs on our trace.
   it('a denied destination gets none of our members and no value naming the session', () => {
     const { sessionId, heads } = get().report;
@@ -362,7 +362,7 @@ describe.each(SETUPS)('beside Sentry, setup $setup (docs/coexistence.md)', (expe
     }
   });
 
-  // Fails before /tmp/h/h4-http-guards.patch: init's shutdown deleted ClientRequest's own
+  // Failed before b2762b6: init's shutdown deleted ClientRequest's own
   // _storeHeader, which was Sentry's wrapper (Sentry after init) or which had replaced it.
   it("after init's shutdown, Sentry still writes its header on node:http", () => {
     const { heads } = get().report;
@@ -418,7 +418,7 @@ describe('beside a provider Sentry registers (Sentry.init first)', () => {
       ).toContain('coexist.session');
     });
 
-    // Fails before /tmp/h/h4-init-join.patch: init said nothing about the exporters it could not attach.
+    // Failed before b2762b6: init said nothing about the exporters it could not attach.
     it("init warns that its exporters get no spans, naming Sentry's hook", () => {
       const warned = get().report.logged.filter((l) => l.startsWith('warn:') && l.includes('InMemorySpanExporter'));
       expect(warned).toEqual([expect.stringContaining('openTelemetrySpanProcessors')]);
@@ -435,14 +435,14 @@ describe('beside a provider Sentry registers (Sentry.init first)', () => {
       expect(agentops.spans()).toEqual([]);
     });
 
-    // Fails before /tmp/h/h4-init-join.patch.
+    // Failed before b2762b6.
     it('init warns that its exporters get no spans', () => {
       const warned = get().report.logged.filter((l) => l.startsWith('warn:') && l.includes('InMemorySpanExporter'));
       expect(warned).toEqual([expect.stringContaining('enableOpenTelemetrySetup')]);
     });
   });
 
-  // Fails before /tmp/h/h4-init-join.patch: agentOpsSpanProcessors had no `exporters`.
+  // Failed before b2762b6: agentOpsSpanProcessors had no `exporters`.
   describe('Sentry.init({ openTelemetrySpanProcessors: agentOpsSpanProcessors({ exporters }) })', () => {
     const get = useRun('10-hook-exporters', { COEXIST_CHAIN: '0' });
 
@@ -461,7 +461,7 @@ describe('beside a provider Sentry registers (Sentry.init first)', () => {
   });
 });
 
-describe('the documented workarounds, without the patches', () => {
+describe('Sentry configured to keep its headers and spans to itself (the documented workarounds)', () => {
   describe("Sentry 10 with the hook: Sentry's targets internal, its Kafka integration left out, its fetch spans off", () => {
     const get = useRun('10-hook', { COEXIST_TARGETS: 'internal', COEXIST_SENTRY_KAFKA: 'off', COEXIST_SENTRY_FETCH_SPANS: 'off' });
 
