@@ -1,4 +1,5 @@
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
+import { BoundedCache } from '../../src/base/bounded-cache.js';
 import { messagingAttributes, messagingSpanName, type MessagingSpanInfo } from '../../src/messaging/semconv.js';
 
 /** The 1-based number of the attempt a process span ran (ours: the messaging conventions define none). */
@@ -53,20 +54,48 @@ export function isScheduledJobId(jobId: string | undefined): boolean {
   return jobId !== undefined && jobId.startsWith('repeat:');
 }
 
-/** The semantic-convention attributes of a BullMQ operation, or undefined when it is not a messaging one. */
-export function operationAttributes(queueName: string, operation: string): Attributes | undefined {
+/** A messaging operation of a queue: its semantic-convention attributes and span name. */
+export interface QueueOperation {
+  /** Shared by every span of the operation: copy before changing. */
+  readonly attributes: Readonly<Attributes>;
+  readonly spanName: string;
+}
+
+/** Operations seen, by queue then operation: a queue's spans repeat the same few. */
+const operations = new BoundedCache<string, Map<string, QueueOperation | null>>(256);
+
+/**
+ * The semantic-convention attributes and span name (`<operation> <queue>`) of a BullMQ
+ * operation, or undefined when it is not a messaging one.
+ */
+export function operationOf(queueName: string, operation: string): QueueOperation | undefined {
+  let byOperation = operations.get(queueName);
+  if (byOperation === undefined) {
+    byOperation = new Map();
+    operations.set(queueName, byOperation);
+  }
+  let known = byOperation.get(operation);
+  if (known === undefined) {
+    known = describeOperation(queueName, operation) ?? null;
+    // Operation names come from BullMQ, a few dozen at most; the bound is for a misbehaving caller.
+    if (byOperation.size < 64) byOperation.set(operation, known);
+  }
+  return known ?? undefined;
+}
+
+function describeOperation(queueName: string, operation: string): QueueOperation | undefined {
   const operationType = Object.prototype.hasOwnProperty.call(OPERATION_TYPES, operation) ? OPERATION_TYPES[operation] : undefined;
   if (operationType === undefined) return undefined;
   const attributes = messagingAttributes({ system: MESSAGING_SYSTEM, destination: queueName, operationType, operationName: operation });
   // addBulkFlows spans several queues and names none.
   if (queueName === '') delete attributes['messaging.destination.name'];
-  return attributes;
+  return { attributes: Object.freeze(attributes), spanName: queueName === '' ? operation : messagingSpanName(operation, queueName) };
 }
 
-/** Span name per the messaging conventions (`<operation> <queue>`), for messaging operations only. */
-export function operationSpanName(queueName: string, operation: string): string | undefined {
-  if (operationAttributes(queueName, operation) === undefined) return undefined;
-  return queueName === '' ? operation : messagingSpanName(operation, queueName);
+/** Copies `from`'s attributes into `into` (no spread: building objects by spreading is slow on Node 20). */
+export function addAttributes(into: Attributes, from: Readonly<Attributes> | undefined): void {
+  if (from === undefined) return;
+  for (const key in from) into[key] = from[key];
 }
 
 function isAttributeValue(value: unknown): value is AttributeValue {
@@ -77,7 +106,9 @@ function isAttributeValue(value: unknown): value is AttributeValue {
 export function keptAttributes(attributes: unknown, recordPayloads: boolean): Attributes {
   const kept: Attributes = {};
   if (typeof attributes !== 'object' || attributes === null) return kept;
-  for (const [key, value] of Object.entries(attributes)) {
+  for (const key in attributes) {
+    if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
+    const value = (attributes as Record<string, unknown>)[key];
     if (!isAttributeValue(value)) continue;
     if (!recordPayloads && PAYLOAD_ATTRIBUTES.has(key)) continue;
     kept[key] = value;
@@ -85,15 +116,14 @@ export function keptAttributes(attributes: unknown, recordPayloads: boolean): At
   return kept;
 }
 
-/** The convention attributes that follow from BullMQ's: message id, batch size, attempt number. */
-export function derivedAttributes(attributes: Attributes): Attributes {
-  const derived: Attributes = {};
+export function derivedAttributes(attributes: Attributes): Attributes | undefined {
+  let derived: Attributes | undefined;
   const jobId = jobIdOf(attributes[BULLMQ_ATTR.jobId]);
-  if (jobId !== undefined) derived['messaging.message.id'] = jobId;
+  if (jobId !== undefined) (derived ??= {})['messaging.message.id'] = jobId;
   const bulk = attributes[BULLMQ_ATTR.bulkCount];
-  if (typeof bulk === 'number' && Number.isInteger(bulk) && bulk >= 0) derived['messaging.batch.message_count'] = bulk;
+  if (typeof bulk === 'number' && Number.isInteger(bulk) && bulk >= 0) (derived ??= {})['messaging.batch.message_count'] = bulk;
   // BullMQ reports attempts made once an attempt ends, counting that attempt: its number.
   const attempts = attributes[BULLMQ_ATTR.attemptsMade];
-  if (typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 1) derived[ATTEMPT_ATTRIBUTE] = attempts;
+  if (typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 1) (derived ??= {})[ATTEMPT_ATTRIBUTE] = attempts;
   return derived;
 }

@@ -42,7 +42,7 @@ export function jobHopOptions(
     if (trust === 'trust') trust = 'link';
     signing = null;
   }
-  return {
+  const options: InboundHopOptions<JobMetadataCarrier | undefined> = {
     carrier,
     getter: jobMetadataGetter,
     spanName: hop.name,
@@ -53,7 +53,8 @@ export function jobHopOptions(
     signing,
     signedUpgrade: signing !== null && settings.signedUpgrade,
     linkWithoutSession: info.scheduled,
-    ...(hop.parentContext !== undefined ? { parentContext: hop.parentContext } : {}),
-    ...(hop.propagator !== undefined ? { propagator: hop.propagator } : {}),
   };
+  if (hop.parentContext !== undefined) options.parentContext = hop.parentContext;
+  if (hop.propagator !== undefined) options.propagator = hop.propagator;
+  return options;
 }

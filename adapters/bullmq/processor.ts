@@ -4,7 +4,7 @@ import { guard, log } from '../../src/base/diag.js';
 import { runInboundHop } from '../../src/hop/run.js';
 import { type InboundHopOptions } from '../../src/hop/types.js';
 import { recordJobDelivered, recordJobWait } from './deliveries.js';
-import { ATTEMPT_ATTRIBUTE, BULLMQ_ATTR, isScheduledJobId, jobIdOf, operationAttributes, operationSpanName } from './attributes.js';
+import { addAttributes, ATTEMPT_ATTRIBUTE, BULLMQ_ATTR, isScheduledJobId, jobIdOf, operationOf } from './attributes.js';
 import { JOB_HOP_KEY, jobHopOf, jobHopOptions, type JobHopMark } from './inbound.js';
 import { bullmqSettings, type BullMQSettings, type JobContextOptions } from './options.js';
 
@@ -39,7 +39,9 @@ function hopOptions(job: ProcessableJob, settings: BullMQSettings): InboundHopOp
   const jobId = jobIdOf(job.id);
   const jobName = typeof job.name === 'string' ? job.name : undefined;
   const scheduled = isScheduledJobId(jobId) || (typeof job.repeatJobKey === 'string' && job.repeatJobKey.length > 0);
-  const attributes: Attributes = { ...operationAttributes(queueName, 'process') };
+  const operation = operationOf(queueName, 'process');
+  const attributes: Attributes = {};
+  addAttributes(attributes, operation?.attributes);
   if (jobId !== undefined) {
     attributes['messaging.message.id'] = jobId;
     attributes[BULLMQ_ATTR.jobId] = jobId;
@@ -53,7 +55,7 @@ function hopOptions(job: ProcessableJob, settings: BullMQSettings): InboundHopOp
     parseJobMetadata(storedMetadata(job.opts)),
     settings.forQueue(queueName),
     {
-      name: operationSpanName(queueName, 'process') ?? 'process',
+      name: operation?.spanName ?? 'process',
       kind: SpanKind.CONSUMER,
       attributes,
       propagator: settings.propagator,

@@ -16,7 +16,7 @@
  *   first read, and the span starts when the id arrives.
  * - Other spans are plain children of the active context.
  */
-import { context as otelContext, createContextKey, ROOT_CONTEXT, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { context as otelContext, ROOT_CONTEXT, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Attributes, Context, Span, TimeInput } from '@opentelemetry/api';
 import type { ContextManager, Span as BullMQSpan, SpanOptions as BullMQSpanOptions, Telemetry, Tracer as BullMQTracer } from 'bullmq';
 import {
@@ -33,24 +33,38 @@ import { startInboundHop } from '../../src/hop/inbound.js';
 import { startOutboundHop } from '../../src/hop/outbound.js';
 import { type InboundHop, type OutboundHop } from '../../src/hop/types.js';
 import { tracer } from '../../src/base/tracer.js';
-import {
-  BULLMQ_ATTR,
-  derivedAttributes,
-  isScheduledJobId,
-  jobIdOf,
-  keptAttributes,
-  operationAttributes,
-  operationSpanName,
-} from './attributes.js';
+import { addAttributes, BULLMQ_ATTR, derivedAttributes, isScheduledJobId, jobIdOf, keptAttributes, operationOf } from './attributes.js';
 import { recordJobDelivered } from './deliveries.js';
 import { JOB_HOP_KEY, jobHopOptions, type JobHopMark } from './inbound.js';
 import { bullmqSettings, type BullMQSettings, type SessionTelemetryOptions } from './options.js';
 
 /** Stored metadata handed from `fromMetadata` to `startSpan`, parsed (undefined: none usable). */
-const JOB_METADATA_KEY = createContextKey('agentops-propagation.bullmq.job-metadata');
-
 interface PendingMetadata {
   carrier: JobMetadataCarrier | undefined;
+}
+
+/**
+ * What `fromMetadata` returns: the active context, carrying the job's parsed metadata to
+ * `startSpan` beside it rather than as a value in it (a value would cost a copy of the context to
+ * add and another to remove). Anyone else reading it sees the active context.
+ */
+class MetadataContext implements Context {
+  constructor(
+    readonly base: Context,
+    readonly pending: PendingMetadata,
+  ) {}
+
+  getValue(key: symbol): unknown {
+    return this.base.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return this.base.setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return this.base.deleteValue(key);
+  }
 }
 
 /** The queue each of our producer spans adds to, so that `getMetadata` signs with that queue's key. */
@@ -133,12 +147,14 @@ class SessionJobSpan implements BullMQSpan<Context> {
         return;
       }
       this.span.setAttributes(kept);
-      this.span.setAttributes(derivedAttributes(kept));
+      const derived = derivedAttributes(kept);
+      if (derived !== undefined) this.span.setAttributes(derived);
       if (learned && this.queueName !== undefined && this.operation !== undefined) {
-        const conventions = operationAttributes(this.queueName, this.operation);
-        if (conventions !== undefined) this.span.setAttributes(conventions);
-        const name = operationSpanName(this.queueName, this.operation);
-        if (name !== undefined) this.span.updateName(name);
+        const operationInfo = operationOf(this.queueName, this.operation);
+        if (operationInfo !== undefined) {
+          this.span.setAttributes(operationInfo.attributes);
+          this.span.updateName(operationInfo.spanName);
+        }
         if (this.kind === SpanKind.PRODUCER) producerQueues.set(this.span, this.queueName);
       }
     }
@@ -192,8 +208,8 @@ class SessionJobSpan implements BullMQSpan<Context> {
     if (this.span !== undefined) return this.span;
     guard('bullmq: the job hop failed; the job runs without its context', undefined, () => this.startInbound());
     if (this.span === undefined) {
-      this.span = tracer().startSpan(this.name, { kind: this.kind }, this.base.deleteValue(JOB_METADATA_KEY));
-      this.jobContext ??= trace.setSpan(this.base.deleteValue(JOB_METADATA_KEY), this.span);
+      this.span = tracer().startSpan(this.name, { kind: this.kind }, this.base);
+      this.jobContext ??= trace.setSpan(this.base, this.span);
     }
     return this.span;
   }
@@ -206,12 +222,16 @@ class SessionJobSpan implements BullMQSpan<Context> {
     const jobId = jobIdOf(this.early[BULLMQ_ATTR.jobId]);
     const jobName = this.early[BULLMQ_ATTR.jobName];
     const info = { queueName, jobId, jobName: typeof jobName === 'string' ? jobName : undefined, scheduled: isScheduledJobId(jobId) };
-    const attributes: Attributes = { ...this.early, ...operationAttributes(queueName, operation), ...derivedAttributes(this.early) };
+    // `early` is this span's own object, read by nobody after this: it becomes the attributes.
+    const attributes = this.early;
+    addAttributes(attributes, derivedAttributes(attributes));
+    const operationInfo = operationOf(queueName, operation);
+    if (operationInfo !== undefined) addAttributes(attributes, operationInfo.attributes);
     const options = jobHopOptions(info, this.pending?.carrier, this.settings.forQueue(queueName), {
-      name: operationSpanName(queueName, operation) ?? this.name,
+      name: operationInfo?.spanName ?? this.name,
       kind: this.kind,
       attributes,
-      parentContext: this.base.deleteValue(JOB_METADATA_KEY),
+      parentContext: this.base,
       propagator: this.settings.propagator,
     });
     if (this.kind === SpanKind.CONSUMER) {
@@ -252,8 +272,8 @@ class SessionJobTracer implements BullMQTracer<Context> {
       const kind = SPAN_KINDS.has(options?.kind) ? (options!.kind as number as SpanKind) : SpanKind.INTERNAL;
       // Only the context BullMQ hands over carries a job's stored metadata, never the active one:
       // spans BullMQ starts while a job runs are that job's children, not new inbound hops.
-      const pending = ctx?.getValue(JOB_METADATA_KEY) as PendingMetadata | undefined;
-      return new SessionJobSpan(this.settings, String(name), kind, ctx ?? otelContext.active(), pending);
+      if (ctx instanceof MetadataContext) return new SessionJobSpan(this.settings, String(name), kind, ctx.base, ctx.pending);
+      return new SessionJobSpan(this.settings, String(name), kind, ctx ?? otelContext.active(), undefined);
     });
   }
 }
@@ -298,10 +318,11 @@ class SessionJobContextManager implements ContextManager<Context> {
 
   fromMetadata(activeContext: Context, metadata: string): Context {
     const base = activeContext ?? otelContext.active();
-    return guard('bullmq: reading job metadata failed; the job runs without its context', base, () => {
-      const pending: PendingMetadata = { carrier: parseJobMetadata(metadata) };
-      return base.setValue(JOB_METADATA_KEY, pending);
-    });
+    return guard(
+      'bullmq: reading job metadata failed; the job runs without its context',
+      base,
+      () => new MetadataContext(base, { carrier: parseJobMetadata(metadata) }),
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 import {
   context as otelContext,
   isSpanContextValid,
+  propagation,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -107,12 +108,31 @@ export function startSession(options: StartSessionOptions = {}): Session {
   };
 }
 
+/** Contexts built by {@link sessionContext} per session, by base context. */
+const sessionContexts = new WeakMap<Session, WeakMap<Context, Context>>();
+
 /** The context of a session given as a `Session` or its id, on top of `base`. */
 export function sessionContext(sessionOrId: Session | string, base: Context = otelContext.active()): Context | undefined {
   if (typeof sessionOrId === 'object' && sessionOrId !== null && isValidSessionId((sessionOrId as Session).id)) {
     const session = sessionOrId as Session;
     const entry = getSessionEntry(session.context);
-    if (entry?.sessionId === session.id) return contextWithSessionEntry(trace.setSpan(base, session.span), entry);
+    if (entry?.sessionId === session.id) {
+      // Contexts are immutable: the same session on the same base gives the same context (a
+      // loop or a server calling withSession from one context builds it once).
+      let built = sessionContexts.get(session);
+      const known = built?.get(base);
+      if (known !== undefined) return known;
+      let ctx = trace.setSpan(base, session.span);
+      // Outside any baggage, take the session's own Baggage object: every withSession of a
+      // session then shares one, and what is derived from it once (the serialized header, the
+      // entry read back) is reused instead of rebuilt per call.
+      const own = propagation.getBaggage(session.context);
+      if (propagation.getBaggage(base) === undefined && own !== undefined) ctx = propagation.setBaggage(ctx, own);
+      ctx = contextWithSessionEntry(ctx, entry);
+      if (built === undefined) sessionContexts.set(session, (built = new WeakMap()));
+      built.set(base, ctx);
+      return ctx;
+    }
     // Not a context startSession made: the session is taken by its id.
     sessionOrId = session.id;
   }
