@@ -73,17 +73,33 @@ export const kafkaHeaderSetter: TextMapSetter<KafkaHeaders> = {
 function keepSessionOnAssignment(headers: KafkaHeaders): void {
   const ours = readHeaderValue(headers.baggage, 'list');
   if (ours === undefined) return;
-  let value: KafkaHeaderValue = headers.baggage;
-  Object.defineProperty(headers, 'baggage', {
-    enumerable: true,
-    configurable: true,
-    get: () => value,
-    set(next: KafkaHeaderValue) {
-      const theirs = readHeaderValue(next, 'list');
-      value = theirs === undefined ? next : mergeSessionBaggage(theirs, ours);
-    },
-  });
+  const state: AssignedBaggage = { value: headers.baggage, ours };
+  Object.defineProperty(headers, ASSIGNED_BAGGAGE, { value: state });
+  Object.defineProperty(headers, 'baggage', BAGGAGE_ACCESSOR);
 }
+
+/** The header's current value and the hop's own baggage, kept beside the record under a symbol (not a header, not enumerable). */
+interface AssignedBaggage {
+  value: KafkaHeaderValue;
+  ours: string;
+}
+const ASSIGNED_BAGGAGE = Symbol('agentops-propagation.kafka.assigned-baggage');
+
+type GuardedHeaders = { [ASSIGNED_BAGGAGE]: AssignedBaggage };
+
+/** One accessor for every header record: no functions made per message. */
+const BAGGAGE_ACCESSOR: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: GuardedHeaders): KafkaHeaderValue {
+    return this[ASSIGNED_BAGGAGE].value;
+  },
+  set(this: GuardedHeaders, next: KafkaHeaderValue) {
+    const state = this[ASSIGNED_BAGGAGE];
+    const theirs = readHeaderValue(next, 'list');
+    state.value = theirs === undefined ? next : mergeSessionBaggage(theirs, state.ours);
+  },
+};
 
 /**
  * A new header record: the caller's headers (never modified) plus this hop's W3C `fields`,
