@@ -24,6 +24,7 @@ import {
   contextWithVettedSession,
   sessionRootSpanContext,
   withoutSessionMembers,
+  withoutSignature,
   withoutVettedSession,
 } from '../session/context.js';
 import type { SessionEntry } from '../session/entry.js';
@@ -162,10 +163,7 @@ export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>
     return childDecision(ctx, caller, [], session, caller, trust, 'parent', refused);
   }
   // The entry is vetted from here on, with the sender's signature dropped: hops sign afresh.
-  if (session.signature !== undefined) {
-    const { signature: _received, ...fields } = session;
-    session = fields;
-  }
+  session = withoutSignature(session);
   const ctx = contextWithVettedSession(base, session);
   // Parent only when the caller's span is in the session's trace: a span outside that trace is
   // outside the session, so anything else rejoins.

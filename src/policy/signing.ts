@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { SessionEntry } from '../session/entry.js';
+import { BoundedCache } from '../base/bounded-cache.js';
 import { sharedState } from '../base/state.js';
 import { configError } from './config-error.js';
 
@@ -107,6 +108,56 @@ export function signSessionEntry(entry: SessionEntry, keyring: SigningKeyring, n
   return `${VERSION}.${keyring.activeKeyId}.${expiry}.${mac(secret, keyring.activeKeyId, expiry, entry).toString('base64url')}`;
 }
 
+/**
+ * What a signature says regardless of the time: malformed, an unknown key, a MAC that does not
+ * match, or a matching MAC with its expiry.
+ */
+type StaticVerdict = { verdict: 'malformed' | 'unknown-key' | 'forged' } | { verdict: 'matches'; expiry: number };
+
+/**
+ * Static verdicts made recently, per keyring, by signature and signed fields: every hop of a
+ * session receives the same signed entry again until its sender re-signs, and an HMAC per request
+ * is most of a signed hop's cost. The answer depends only on the keys: keyed by the keyring, two
+ * keyrings sharing a key id never share an answer. Failures are remembered too; a flood of
+ * forgeries only evicts older answers, which are then computed again. Expiry is checked on every
+ * call.
+ */
+const staticVerdicts = new WeakMap<SigningKeyring, BoundedCache<string, StaticVerdict>>();
+const VERDICTS_PER_KEYRING = 10_000;
+
+function staticVerdict(entry: SessionEntry, keyring: SigningKeyring, sig: string): StaticVerdict {
+  let cache = staticVerdicts.get(keyring);
+  if (cache === undefined) {
+    cache = new BoundedCache(VERDICTS_PER_KEYRING);
+    staticVerdicts.set(keyring, cache);
+  }
+  const key = `${sig}|${entry.sessionId}|${entry.rootSpanId ?? ''}|${entry.traceFlags ?? ''}`;
+  let known = cache.get(key);
+  if (known === undefined) {
+    known = checkSignature(entry, keyring, sig);
+    cache.set(key, known);
+  }
+  return known;
+}
+
+function checkSignature(entry: SessionEntry, keyring: SigningKeyring, sig: string): StaticVerdict {
+  const parts = sig.split('.');
+  if (parts.length !== 4 || parts[0] !== VERSION) return { verdict: 'malformed' };
+  const [, keyId, expiryText, macText] = parts as [string, string, string, string];
+  // Canonical decimal only: `001796537930` would verify like `1796537930` (the MAC covers the
+  // number), giving one signature several spellings.
+  if (!CANONICAL_EXPIRY.test(expiryText) || !/^[A-Za-z0-9_-]{43}$/.test(macText)) return { verdict: 'malformed' };
+  const secret = keyring.keys.get(keyId);
+  if (secret === undefined) return { verdict: 'unknown-key' };
+  const expiry = Number(expiryText);
+  // Compared as text: the last of 43 base64url characters carries two unused bits, so decoding
+  // would accept four spellings of one MAC. Only the canonical one is the signature.
+  const expected = Buffer.from(mac(secret, keyId, expiry, entry).toString('base64url'), 'latin1');
+  const given = Buffer.from(macText, 'latin1');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { verdict: 'forged' };
+  return { verdict: 'matches', expiry };
+}
+
 /** Checks an inbound entry's signature against every key of the keyring. */
 export function verifySessionEntry(
   entry: SessionEntry,
@@ -115,20 +166,9 @@ export function verifySessionEntry(
 ): SignatureVerdict {
   const sig = entry.signature;
   if (sig === undefined) return 'unsigned';
-  const parts = sig.split('.');
-  if (parts.length !== 4 || parts[0] !== VERSION) return 'malformed';
-  const [, keyId, expiryText, macText] = parts as [string, string, string, string];
-  // Canonical decimal only: `001796537930` would verify like `1796537930` (the MAC covers the
-  // number), giving one signature several spellings.
-  if (!CANONICAL_EXPIRY.test(expiryText) || !/^[A-Za-z0-9_-]{43}$/.test(macText)) return 'malformed';
-  const secret = keyring.keys.get(keyId);
-  if (secret === undefined) return 'unknown-key';
-  const expiry = Number(expiryText);
-  // Compared as text: the last of 43 base64url characters carries two unused bits, so decoding
-  // would accept four spellings of one MAC. Only the canonical one is the signature.
-  const expected = Buffer.from(mac(secret, keyId, expiry, entry).toString('base64url'), 'latin1');
-  const given = Buffer.from(macText, 'latin1');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'forged';
+  const checked = staticVerdict(entry, keyring, sig);
+  if (checked.verdict !== 'matches') return checked.verdict;
+  const expiry = checked.expiry;
   // Checked after the MAC so that an attacker learns nothing from the expiry verdict.
   if (expiry + MAX_SKEW_SECONDS < nowSeconds) return 'expired';
   // No signer of this deployment issues more than a lifetime ahead: a far expiry (a key of the

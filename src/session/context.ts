@@ -35,11 +35,7 @@ export function contextWithSessionEntry(base: Context, entry: SessionEntry): Con
   let ctx = base;
   // The same entry already there (every hop of a session): keep that Baggage, whose serialized
   // form the propagator has already cached.
-  if (current === undefined || !holdsSessionEntry(current, entry)) {
-    let baggage = withoutSessionMembers(current ?? propagation.createBaggage());
-    for (const [key, value] of sessionEntryMembers(entry)) baggage = baggage.setEntry(key, { value });
-    ctx = propagation.setBaggage(base, baggage);
-  }
+  if (current === undefined || !holdsSessionEntry(current, entry)) ctx = propagation.setBaggage(base, baggageWithEntry(current, entry));
   const vetted = ctx.getValue(VETTED_SESSION_KEY) as SessionEntry | undefined;
   if (vetted === undefined || !sameEntry(vetted, entry))
     ctx = ctx.setValue(VETTED_SESSION_KEY, Object.isFrozen(entry) ? entry : Object.freeze({ ...entry }));
@@ -52,6 +48,23 @@ export function contextWithSessionEntry(base: Context, entry: SessionEntry): Con
     }
   }
   return ctx;
+}
+
+/**
+ * The Baggage last derived from a Baggage for an entry: an accepted signed entry (stored without
+ * its signature) and an outbound hop's freshly signed one are set on the same Baggage again and
+ * again, and the result is immutable like its source.
+ */
+const derivedBaggages = new WeakMap<Baggage, { entry: SessionEntry; baggage: Baggage }>();
+
+/** `current` (or an empty Baggage) with the entry's members in place of any session members. */
+function baggageWithEntry(current: Baggage | undefined, entry: SessionEntry): Baggage {
+  const known = current === undefined ? undefined : derivedBaggages.get(current);
+  if (known !== undefined && sameEntry(known.entry, entry)) return known.baggage;
+  let baggage = withoutSessionMembers(current ?? propagation.createBaggage());
+  for (const [key, value] of sessionEntryMembers(entry)) baggage = baggage.setEntry(key, { value });
+  if (current !== undefined) derivedBaggages.set(current, { entry: { ...entry }, baggage });
+  return baggage;
 }
 
 /**
@@ -116,6 +129,25 @@ function countSessionMembers(baggage: Baggage): number {
 export function holdsSessionEntry(baggage: Baggage, entry: SessionEntry): boolean {
   const held = currentFormEntry(baggage);
   return held !== null && sameEntry(held, entry);
+}
+
+/** Unsigned copies of the entries {@link currentFormEntry} read, by entry. */
+const unsignedCopies = new WeakMap<object, Readonly<SessionEntry>>();
+
+/**
+ * `entry` without its signature: what an accepted inbound entry becomes once its signature has
+ * been checked (hops sign afresh). For an entry read from a Baggage, the copy is made once.
+ */
+export function withoutSignature(entry: Readonly<SessionEntry>): Readonly<SessionEntry> {
+  if (entry.signature === undefined) return entry;
+  const known = unsignedCopies.get(entry);
+  if (known !== undefined) return known;
+  const { signature: _signature, ...fields } = entry;
+  if (!readEntries.has(entry)) return fields;
+  const copy = Object.freeze(fields);
+  readEntries.add(copy);
+  unsignedCopies.set(entry, copy);
+  return copy;
 }
 
 /** `baggage` without any member of the session entry ({@link isSessionEntryKey}). */

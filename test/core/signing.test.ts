@@ -77,6 +77,22 @@ describe('signing', () => {
     expect(verifySessionEntry({ ...entry, signature: signed }, daily, now + 86_400)).toBe('valid');
   });
 
+  it('remembers MAC checks per keyring: the same signature under another secret with the same key id is checked afresh', () => {
+    const entry = { sessionId: 'a'.repeat(32), rootSpanId: 'b'.repeat(16), traceFlags: 3 };
+    const ours = createKeyring('remembered-secret-one-0123456789');
+    const other = createKeyring('remembered-secret-two-0123456789');
+    const now = 1_790_000_000;
+    const signature = signSessionEntry(entry, ours, now);
+    for (let i = 0; i < 3; i++) {
+      expect(verifySessionEntry({ ...entry, signature }, ours, now)).toBe('valid');
+      expect(verifySessionEntry({ ...entry, signature }, other, now)).toBe('forged');
+      // The same signature over other fields is another question.
+      expect(verifySessionEntry({ ...entry, traceFlags: 1, signature }, ours, now)).toBe('forged');
+    }
+    // The expiry is checked on every call, remembered MAC or not.
+    expect(verifySessionEntry({ ...entry, signature }, ours, now + 2 * 86_400)).toBe('expired');
+  });
+
   it('rejects bad configuration with clear errors', () => {
     expect(() => createKeyring('short')).toThrow(/at least 16 bytes/);
     expect(() => createKeyring({ keys: { a: 'first-secret-0123456789' }, activeKeyId: 'b' })).toThrow(/not among the keys/);
