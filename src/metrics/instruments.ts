@@ -5,10 +5,11 @@
  * registered provider changes. With no provider registered there are none at all, and callers
  * skip every measurement (not even a clock read).
  */
-import { metrics, ValueType, type Counter, type Histogram, type MeterProvider } from '@opentelemetry/api';
+import { metrics, ValueType, type Counter, type Histogram, type MeterProvider, type ObservableCounter } from '@opentelemetry/api';
 import { guard } from '../base/diag.js';
 import { VERSION } from '../base/version.js';
 import { DURATION_BUCKETS, MESSAGING_BUCKETS, METER_NAME, METRIC, TOKEN_BUCKETS, WAIT_BUCKETS } from './names.js';
+import { TALLIES, type Tally } from './tally.js';
 
 /** Every instrument the library records. */
 export interface Instruments {
@@ -19,11 +20,21 @@ export interface Instruments {
   readonly llmTokens: Counter;
   readonly entityDuration: Histogram;
   readonly sessionDuration: Histogram;
-  readonly inboundDecisions: Counter;
-  readonly inboundDiscarded: Counter;
+  /** Reported from {@link TALLIES}: count with `TALLIES.inboundDecisions.add`. */
+  readonly inboundDecisions: ObservableCounter;
+  /** Reported from {@link TALLIES}: count with `TALLIES.inboundDiscarded.add`. */
+  readonly inboundDiscarded: ObservableCounter;
   readonly waitDuration: Histogram;
-  readonly consumedMessages: Counter;
+  /** Reported from {@link TALLIES}: count with `TALLIES.consumedMessages.add`. */
+  readonly consumedMessages: ObservableCounter;
   readonly processDuration: Histogram;
+}
+
+/** `counter` reporting `tally`, which starts from zero with it. */
+function tallied(counter: ObservableCounter, tally: Tally): ObservableCounter {
+  tally.clear();
+  counter.addCallback((result) => tally.observe(result));
+  return counter;
 }
 
 function create(provider: MeterProvider): Instruments {
@@ -59,27 +70,36 @@ function create(provider: MeterProvider): Instruments {
       'Duration of sessions started in this process, by end state.',
       DURATION_BUCKETS,
     ),
-    inboundDecisions: meter.createCounter(METRIC.inboundDecisions, {
-      unit: '{decision}',
-      description: "Inbound hops' decisions on the caller's context, by transport, trust, shape and outcome.",
-      valueType: ValueType.INT,
-    }),
-    inboundDiscarded: meter.createCounter(METRIC.inboundDiscarded, {
-      unit: '{hop}',
-      description: 'Inbound hops that discarded part of what they were handed, by reason.',
-      valueType: ValueType.INT,
-    }),
+    inboundDecisions: tallied(
+      meter.createObservableCounter(METRIC.inboundDecisions, {
+        unit: '{decision}',
+        description: "Inbound hops' decisions on the caller's context, by transport, trust, shape and outcome.",
+        valueType: ValueType.INT,
+      }),
+      TALLIES.inboundDecisions,
+    ),
+    inboundDiscarded: tallied(
+      meter.createObservableCounter(METRIC.inboundDiscarded, {
+        unit: '{hop}',
+        description: 'Inbound hops that discarded part of what they were handed, by reason.',
+        valueType: ValueType.INT,
+      }),
+      TALLIES.inboundDiscarded,
+    ),
     waitDuration: histogram(
       METRIC.waitDuration,
       's',
       "Time from the producer's timestamp of a message or job to the consumer's hop.",
       WAIT_BUCKETS,
     ),
-    consumedMessages: meter.createCounter(METRIC.consumedMessages, {
-      unit: '{message}',
-      description: 'Number of messages that were delivered to the application.',
-      valueType: ValueType.INT,
-    }),
+    consumedMessages: tallied(
+      meter.createObservableCounter(METRIC.consumedMessages, {
+        unit: '{message}',
+        description: 'Number of messages that were delivered to the application.',
+        valueType: ValueType.INT,
+      }),
+      TALLIES.consumedMessages,
+    ),
     processDuration: histogram(METRIC.processDuration, 's', 'Duration of processing operation.', MESSAGING_BUCKETS),
   };
 }

@@ -11,6 +11,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import { AttributeSets } from './bounded.js';
 import { instruments } from './instruments.js';
+import { TALLIES } from './tally.js';
 import { METRIC_ATTR } from './names.js';
 
 /** Whose clock stamped what a wait is measured from. */
@@ -85,7 +86,7 @@ export function consumerAttributes(
 
 /** Counts `count` messages delivered to the application. */
 export function recordConsumed(attributes: ConsumerAttributes, count: number): void {
-  instruments()?.consumedMessages.add(count, attributes.base);
+  if (instruments() !== undefined) TALLIES.consumedMessages.add(attributes.base, count);
 }
 
 /** Records a processing operation that ran since `start` (a `performance.now()` reading). */

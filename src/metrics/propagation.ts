@@ -12,6 +12,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { sharedState, type SharedState } from '../base/state.js';
 import { AttributeSets } from './bounded.js';
 import { instruments } from './instruments.js';
+import { TALLIES } from './tally.js';
 import { METRIC_ATTR } from './names.js';
 
 /** What a decision did with the caller's context. */
@@ -104,13 +105,12 @@ function outcomeOf(facts: DecisionFacts): DecisionOutcome {
 
 /** Records the decision made since {@link markDecision} returned true. */
 export function recordDecision(transport: string, facts: DecisionFacts): void {
-  const set = instruments();
-  if (set === undefined) return;
+  if (instruments() === undefined) return;
   const counters = sharedState().counters;
   const a = transportAttributes(transport);
   const outcome = outcomeOf(facts);
   const index = (TRUSTS.indexOf(facts.trust) * SHAPES.length + SHAPES.indexOf(facts.shape)) * OUTCOMES.length + OUTCOMES.indexOf(outcome);
-  set.inboundDecisions.add(1, a.decisions[index]);
-  if (fieldsDiscarded(counters) > markedFields) set.inboundDiscarded.add(1, a.malformed);
-  if (facts.unvetted) set.inboundDiscarded.add(1, a.unvetted);
+  TALLIES.inboundDecisions.add(a.decisions[index]!);
+  if (fieldsDiscarded(counters) > markedFields) TALLIES.inboundDiscarded.add(a.malformed);
+  if (facts.unvetted) TALLIES.inboundDiscarded.add(a.unvetted);
 }
