@@ -42,20 +42,44 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+/** Options of {@link oursTracing}. */
+export interface OursTracingOptions {
+  /** Add the bench's signing key (default false). */
+  signed?: boolean;
+  /** Metrics on: a collecting MetricReader (in-memory exporter, collected once a minute) (default false: no MeterProvider). */
+  metrics?: boolean;
+}
+
 /**
- * Our setup: `init` with the no-op exporter; `signed` adds the bench's signing key. Imported
- * here, not at the top, so that the other configurations' processes never load the library.
+ * Our setup: `init` with the no-op exporter; `signed` adds the bench's signing key, `metrics` a
+ * collecting metric reader. Imported here, not at the top, so that the other configurations'
+ * processes never load the library.
  */
-export async function oursTracing(signed = false): Promise<Tracing> {
+export async function oursTracing(options: OursTracingOptions = {}): Promise<Tracing> {
   const { init } = await import('agentops-propagation');
   const exporter = new NoopExporter();
-  const handle = init({ serviceName: 'bench', exporters: [exporter], ...(signed ? { signingKey: BENCH_SIGNING_KEY } : {}) });
+  const readers = options.metrics === true ? [await collectingReader()] : undefined;
+  const handle = init({
+    serviceName: 'bench',
+    exporters: [exporter],
+    ...(options.signed === true ? { signingKey: BENCH_SIGNING_KEY } : {}),
+    ...(readers !== undefined ? { metrics: { readers } } : {}),
+  });
   return {
-    processor: 'SessionSpanProcessor + CountingExportQueue (init)',
+    processor: `SessionSpanProcessor + CountingExportQueue (init)${readers !== undefined ? ' + a collecting MetricReader' : ''}`,
     exported: () => exporter.exported,
     flush: () => handle.forceFlush(),
     shutdown: () => handle.shutdown(),
   };
+}
+
+/** A MetricReader that aggregates everything recorded and exports to memory once a minute. */
+async function collectingReader() {
+  const { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
+  return new PeriodicExportingMetricReader({
+    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+    exportIntervalMillis: 60_000,
+  });
 }
 
 /** The SDK setup of the contrib instrumentations and the references. */

@@ -1,7 +1,7 @@
 /**
  * One BullMQ configuration, in a process of its own (each has its own global tracer provider):
  *
- *   bullmq-worker.ts <bare|hand|ours|contrib>
+ *   bullmq-worker.ts <bare|hand|ours|ours-metrics|contrib>
  *
  * Each `round` command: a new queue and a Worker (concurrency `concurrency`, a no-op processor);
  * `jobs` jobs added with addBulk in chunks of 10 while the worker runs, each chunk from the next
@@ -30,14 +30,14 @@ function connection(): ConnectionOptions {
 }
 
 async function setUp(): Promise<{ tracing: Tracing | undefined; telemetry: Telemetry | undefined }> {
-  if (config === 'ours') {
-    const tracing = await oursTracing();
+  if (config === 'ours' || config === 'ours-metrics') {
+    const tracing = await oursTracing({ metrics: config === 'ours-metrics' });
     const { sessionTelemetry } = await import('agentops-propagation/bullmq');
     return { tracing, telemetry: sessionTelemetry() as Telemetry };
   }
   if (config === 'contrib') return { tracing: sdkTracing(), telemetry: new BullMQOtel('bench') as unknown as Telemetry };
   if (config === 'hand') return { tracing: sdkTracing(), telemetry: undefined };
-  if (config !== 'bare') throw new Error('usage: bullmq-worker.ts <bare|hand|ours|contrib>');
+  if (config !== 'bare') throw new Error('usage: bullmq-worker.ts <bare|hand|ours|ours-metrics|contrib>');
   return { tracing: undefined, telemetry: undefined };
 }
 

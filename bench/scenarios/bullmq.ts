@@ -18,6 +18,7 @@ export function runBullmq(settings: BullmqSettings): Promise<ScenarioResult> {
       bare: 'bare BullMQ 5',
       hand: 'hand-written reference: context in the job data, one CONSUMER span per job (bench/reference/bullmq.ts)',
       ours: 'ours: sessionTelemetry()',
+      'ours-metrics': 'ours, metrics on (a collecting MetricReader)',
       contrib: 'contrib: bullmq-otel',
     },
     metrics: { endToEnd: 'add to completion' },

@@ -3,14 +3,15 @@
  * framework at load time, so each configuration needs a fresh process). A hello-world JSON route
  * `GET /hello`.
  *
- *   http-server.ts <express|fastify> <bare|floor|hand|ours|ours-signed|ours-adopt|contrib>
+ *   http-server.ts <express|fastify> <bare|floor|hand|ours|ours-metrics|ours-signed|ours-adopt|contrib>
  *
  * - bare: the framework alone, no OTel at all;
  * - floor: what any context-propagating instrumentation pays: the AsyncLocalStorage context
  *   manager and one `context.with` around each request, no span, no propagator;
  * - hand: the hand-written reference (bench/reference/http.ts) on the SDK's provider;
  * - ours: `init({ exporters: [noop] })` + our middleware / plugin making the SERVER span;
- *   ours-signed: the same with a signing key (callers send signed entries);
+ *   ours-metrics: the same with a collecting MetricReader; ours-signed: with a signing key
+ *   (callers send signed entries);
  * - ours-adopt: ours + instrumentation-http, whose SERVER span our middleware adopts;
  * - contrib: instrumentation-http + instrumentation-express, or + @fastify/otel, on the SDK's
  *   provider with a BatchSpanProcessor in front of the same no-op exporter.
@@ -28,13 +29,13 @@ import { fatal, serve } from '../lib/serve.js';
 const require = createRequire(import.meta.url);
 const [framework, config] = process.argv.slice(2) as [string, string];
 const FRAMEWORKS = ['express', 'fastify'];
-const CONFIGS = ['bare', 'floor', 'hand', 'ours', 'ours-signed', 'ours-adopt', 'contrib'];
+const CONFIGS = ['bare', 'floor', 'hand', 'ours', 'ours-metrics', 'ours-signed', 'ours-adopt', 'contrib'];
 
 /** The tracing setup and instrumentations, enabled before http and the framework are required. */
 async function setUp(): Promise<{ tracing: Tracing | undefined; instrumentations: string[]; fastifyOtel?: { plugin(): unknown } }> {
   const instrumentations: string[] = [];
   let tracing: Tracing | undefined;
-  if (config.startsWith('ours')) tracing = await oursTracing(config === 'ours-signed');
+  if (config.startsWith('ours')) tracing = await oursTracing({ signed: config === 'ours-signed', metrics: config === 'ours-metrics' });
   if (config === 'contrib' || config === 'hand') tracing = sdkTracing();
   if (config === 'ours-adopt' || config === 'contrib') {
     const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');

@@ -2,7 +2,7 @@
  * One Kafka configuration, in a process of its own (instrumentation-kafkajs patches kafkajs when
  * it is required, so it cannot share a process with the others):
  *
- *   kafka-worker.ts <bare|hand|ours|contrib>
+ *   kafka-worker.ts <bare|hand|ours|ours-metrics|contrib>
  *
  * Each `round` command: a new one-partition topic; the producer sends `messages` messages in
  * `send` calls of `batchSize`, each call from the next of `sessions` sessions; then a consumer in
@@ -37,8 +37,8 @@ async function configuration(): Promise<{
     (_payload: KafkaJs.EachBatchPayload, _groupId: string): MessageContext =>
     (_m, fn) =>
       fn();
-  if (config === 'ours') {
-    const tracing = await oursTracing();
+  if (config === 'ours' || config === 'ours-metrics') {
+    const tracing = await oursTracing({ metrics: config === 'ours-metrics' });
     const { instrumentConsumer, instrumentProducer } = await import('agentops-propagation/kafkajs');
     return {
       tracing,
@@ -65,7 +65,7 @@ async function configuration(): Promise<{
     new KafkaJsInstrumentation();
     return { tracing, wrapProducer: (p) => p.send.bind(p), wrapConsumer: (c) => c, perMessage: plain };
   }
-  if (config !== 'bare') throw new Error('usage: kafka-worker.ts <bare|hand|ours|contrib>');
+  if (config !== 'bare') throw new Error('usage: kafka-worker.ts <bare|hand|ours|ours-metrics|contrib>');
   return { tracing: undefined, wrapProducer: (p) => p.send.bind(p), wrapConsumer: (c) => c, perMessage: plain };
 }
 

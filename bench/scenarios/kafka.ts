@@ -18,6 +18,7 @@ export function runKafka(settings: KafkaSettings): Promise<ScenarioResult> {
       bare: 'bare kafkajs 2.2.4',
       hand: 'hand-written reference: one PRODUCER span per send, one CONSUMER span per message (bench/reference/kafka.ts)',
       ours: 'ours: instrumentProducer / instrumentConsumer (eachBatch: withMessageContext)',
+      'ours-metrics': 'ours, metrics on (a collecting MetricReader)',
       contrib: 'contrib: @opentelemetry/instrumentation-kafkajs',
     },
     metrics: { produce: 'producer', eachMessage: 'consumer eachMessage', eachBatch: 'consumer eachBatch' },
