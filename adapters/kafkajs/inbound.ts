@@ -1,10 +1,10 @@
-import { SpanKind, type Context, type Link } from '@opentelemetry/api';
+import { SpanKind, type Attributes, type Context, type Link } from '@opentelemetry/api';
 import type { KafkaMessage } from 'kafkajs';
 import { ATTR } from '../../src/session/attributes.js';
 import { sessionRootSpanContext } from '../../src/session/context.js';
 import { kafkaHeaderGetter, type KafkaHeaders } from '../../src/carriers/kafka.js';
 import { resolveInboundCounted, startInboundHop } from '../../src/hop/inbound.js';
-import { type InboundHop, type ResolvedInbound } from '../../src/hop/types.js';
+import { type InboundHop, type InboundHopOptions, type ResolvedInbound } from '../../src/hop/types.js';
 import { activeInstrumentationSpan } from '../../src/hop/adopt.js';
 import { messagingSpanName } from '../../src/messaging/semconv.js';
 import { resolveShape, resolveTrust, type ShapeMode } from '../../src/policy/trust.js';
@@ -46,24 +46,21 @@ export function resolveMessage(
 ): ResolvedInbound {
   const input: KafkaInboundMessage = { topic: origin.topic ?? '', partition: origin.partition ?? -1, message };
   const fallback: ShapeMode = mode === 'message' ? 'parent' : 'rejoin';
-  return resolveInboundCounted(
-    {
-      carrier: headersOf(message),
-      getter: kafkaHeaderGetter,
-      trust: resolveTrust(policy.trust, input, 'trust'),
-      shape: resolveShape(mode === 'message' ? policy.shape : policy.batchShape, input, fallback),
-      signing: policy.signing,
-      signedUpgrade: policy.signedUpgrade,
-      ...(parentContext !== undefined ? { parentContext } : {}),
-    },
-    'kafka',
-  );
+  const options: Omit<InboundHopOptions<KafkaHeaders | undefined>, 'spanName'> = {
+    carrier: headersOf(message),
+    getter: kafkaHeaderGetter,
+    trust: resolveTrust(policy.trust, input, 'trust'),
+    shape: resolveShape(mode === 'message' ? policy.shape : policy.batchShape, input, fallback),
+    signing: policy.signing,
+    signedUpgrade: policy.signedUpgrade,
+  };
+  if (parentContext !== undefined) options.parentContext = parentContext;
+  return resolveInboundCounted(options, 'kafka');
 }
 
 /** Starts the CONSUMER span `process <topic>` of one message, adopting instrumentation-kafkajs' span when it made one. */
 export function startMessageHop(origin: MessageOrigin, message: KafkaMessage, resolved: ResolvedInbound, links?: Link[]): InboundHop {
-  const existingSpan = activeInstrumentationSpan(KAFKAJS_INSTRUMENTATIONS);
-  return startInboundHop({
+  const options: InboundHopOptions<KafkaHeaders | undefined> = {
     carrier: headersOf(message),
     getter: kafkaHeaderGetter,
     spanName: spanName(origin.topic),
@@ -71,9 +68,11 @@ export function startMessageHop(origin: MessageOrigin, message: KafkaMessage, re
     attributes: consumerAttributes(origin.topic, origin.partition, message, origin.groupId),
     trust: resolved.trust,
     resolved,
-    ...(existingSpan !== undefined ? { existingSpan } : {}),
-    ...(links !== undefined ? { links } : {}),
-  });
+  };
+  const existingSpan = activeInstrumentationSpan(KAFKAJS_INSTRUMENTATIONS);
+  if (existingSpan !== undefined) options.existingSpan = existingSpan;
+  if (links !== undefined) options.links = links;
+  return startInboundHop(options);
 }
 
 /**
@@ -82,8 +81,9 @@ export function startMessageHop(origin: MessageOrigin, message: KafkaMessage, re
  */
 export function messageLink(resolved: ResolvedInbound): Link | undefined {
   const session = resolved.session;
-  const attributes = { [ATTR.linkType]: 'predecessor', ...(session !== undefined ? { [ATTR.agentopsSessionId]: session.sessionId } : {}) };
-  if (resolved.caller !== undefined) return { context: resolved.caller, attributes };
-  if (session?.rootSpanId === undefined) return undefined;
-  return { context: sessionRootSpanContext(session), attributes: { ...attributes, [ATTR.linkType]: 'session' } };
+  const linked = resolved.caller !== undefined;
+  if (!linked && session?.rootSpanId === undefined) return undefined;
+  const attributes: Attributes = { [ATTR.linkType]: linked ? 'predecessor' : 'session' };
+  if (session !== undefined) attributes[ATTR.agentopsSessionId] = session.sessionId;
+  return { context: linked ? resolved.caller! : sessionRootSpanContext(session!), attributes };
 }
