@@ -19,6 +19,7 @@ import type * as HttpModule from 'node:http';
 import { context, diag, DiagLogLevel, propagation, trace, type Attributes } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import * as lib from '../../src/index.js';
+import { rawServer } from '../helpers/raw-server.js';
 import { injectSessionHeaders, sessionFetch } from '../../adapters/http/index.js';
 import { sessionMiddleware } from '../../adapters/express/index.js';
 import { instrumentConsumer, instrumentProducer } from '../../adapters/kafkajs/index.js';
@@ -153,31 +154,7 @@ function owners(): { provider: string; propagator: string; contextManager: strin
 const globals = owners();
 
 const http = require('node:http') as typeof HttpModule;
-const net = require('node:net') as typeof import('node:net');
 const express = require('express') as typeof import('express');
-
-/** A server that records raw header blocks, bytes as sent. */
-function rawServer(): Promise<{ heads: string[]; port: number; close(): void }> {
-  const heads: string[] = [];
-  const server = net.createServer((sock) => {
-    let buf = '';
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      let i;
-      while ((i = buf.indexOf('\r\n\r\n')) !== -1) {
-        const head = buf.slice(0, i);
-        const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-        buf = buf.slice(i + 4 + (m ? Number(m[1]) : 0));
-        heads.push(head);
-        sock.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
-      }
-    });
-    sock.on('error', () => {});
-  });
-  return new Promise((res) =>
-    server.listen(0, '127.0.0.1', () => res({ heads, port: (server.address() as { port: number }).port, close: () => server.close() })),
-  );
-}
 
 function get(url: string, headers: Record<string, string> = {}): Promise<void> {
   return new Promise((resolve, reject) => {

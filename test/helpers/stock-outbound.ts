@@ -6,13 +6,13 @@
 import { createRequire } from 'node:module';
 import type * as HttpModule from 'node:http';
 import * as lib from '../../src/index.js';
+import { rawServer } from './raw-server.js';
 import { injectSessionHeaders, sessionFetch } from '../../adapters/http/index.js';
 
 // CommonJS require for node:http, so that instrumentation-http's require hook patches it.
 const require = createRequire(import.meta.url);
 const [order = 'after', sampling = 'on'] = process.argv.slice(2);
 const sampled = sampling === 'on';
-const net = require('node:net') as typeof import('node:net');
 const dns = require('node:dns') as typeof import('node:dns');
 const { AlwaysOffSampler, AlwaysOnSampler, InMemorySpanExporter } = require('@opentelemetry/sdk-trace-base');
 
@@ -60,28 +60,6 @@ if (order === 'nodesdk') {
   stock(); // 'none': stock instrumentation without init (what main does)
 }
 const http = require('node:http') as typeof HttpModule;
-
-function rawServer(): Promise<{ heads: string[]; port: number; close(): void }> {
-  const heads: string[] = [];
-  const server = net.createServer((sock) => {
-    let buf = '';
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      let i;
-      while ((i = buf.indexOf('\r\n\r\n')) !== -1) {
-        const head = buf.slice(0, i);
-        const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-        buf = buf.slice(i + 4 + (m ? Number(m[1]) : 0));
-        heads.push(head);
-        sock.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
-      }
-    });
-    sock.on('error', () => {});
-  });
-  return new Promise((res) =>
-    server.listen(0, '127.0.0.1', () => res({ heads, port: (server.address() as { port: number }).port, close: () => server.close() })),
-  );
-}
 
 const lookup = (_h: string, options: unknown, cb?: unknown): void => {
   const done = (typeof options === 'function' ? options : cb) as (...a: unknown[]) => void;

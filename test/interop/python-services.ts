@@ -7,6 +7,7 @@
  * work, then `{"span": {...}}` for each span it finished. The test starts it in `beforeAll`, waits
  * for the ready line, reads its spans, and stops it in `afterAll`.
  */
+import { waitFor } from '../kafka/helpers.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import path from 'node:path';
@@ -33,17 +34,6 @@ export interface PythonSpan {
   parentTraceId: string | null;
   attributes: Record<string, unknown>;
   links: { traceId: string; spanId: string }[];
-}
-
-/** Polls `probe` until it returns something truthy; fails naming `what` after the deadline. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | null | false, deadlineMs = 60_000): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** A running Python service. */
@@ -198,3 +188,5 @@ export async function startFastifyEndpoint(options: SessionPluginOptions = {}): 
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   return { framework: 'fastify', url: `${address}/end`, close: () => app.close() };
 }
+
+export { waitFor };

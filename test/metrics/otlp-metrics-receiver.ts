@@ -6,6 +6,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import protobuf from 'protobufjs';
+import { attributes, type RawKeyValue } from '../helpers/otlp-values.js';
 
 const METRICS_PROTO = `
 syntax = "proto3";
@@ -69,23 +70,6 @@ interface ReceivedMetricsRequest {
   contentType: string | undefined;
   headers: IncomingHttpHeaders;
   points: ReceivedPoint[];
-}
-
-interface RawKeyValue {
-  key: string;
-  value?: Record<string, unknown>;
-}
-
-function anyValue(v: Record<string, unknown> | undefined): unknown {
-  if (v === undefined) return undefined;
-  const [kind, value] = Object.entries(v)[0] ?? [];
-  if (kind === 'intValue') return Number(value);
-  if (kind === 'arrayValue') return ((value as { values?: Record<string, unknown>[] }).values ?? []).map(anyValue);
-  return value;
-}
-
-function attributes(list: RawKeyValue[] | undefined): Record<string, unknown> {
-  return Object.fromEntries((list ?? []).map((kv) => [kv.key, anyValue(kv.value)]));
 }
 
 type RawPoint = {

@@ -6,6 +6,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import protobuf from 'protobufjs';
+import { attributes, type RawKeyValue } from '../helpers/otlp-values.js';
 
 const OTLP_PROTO = `
 syntax = "proto3";
@@ -47,23 +48,6 @@ interface ReceivedRequest {
   contentType: string | undefined;
   headers: IncomingHttpHeaders;
   spans: ReceivedSpan[];
-}
-
-interface RawKeyValue {
-  key: string;
-  value?: Record<string, unknown>;
-}
-
-function anyValue(v: Record<string, unknown> | undefined): unknown {
-  if (v === undefined) return undefined;
-  const [kind, value] = Object.entries(v)[0] ?? [];
-  if (kind === 'intValue') return Number(value);
-  if (kind === 'arrayValue') return ((value as { values?: Record<string, unknown>[] }).values ?? []).map(anyValue);
-  return value;
-}
-
-function attributes(list: RawKeyValue[] | undefined): Record<string, unknown> {
-  return Object.fromEntries((list ?? []).map((kv) => [kv.key, anyValue(kv.value)]));
 }
 
 function hex(id: unknown): string {
