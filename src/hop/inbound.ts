@@ -6,7 +6,6 @@
 import {
   context as otelContext,
   isSpanContextValid,
-  propagation,
   SpanKind,
   trace,
   type Attributes,
@@ -15,7 +14,6 @@ import {
   type Span,
   type SpanContext,
 } from '@opentelemetry/api';
-import { VETTED_SESSION_KEY } from '../base/context-keys.js';
 import { warnIfNotInitialised } from '../base/init-warning.js';
 import { applyOutcome, errorType } from '../base/span-outcome.js';
 import { tracer } from '../base/tracer.js';
@@ -23,7 +21,7 @@ import { consumerAttributes, recordProcessed, type ConsumerAttributes } from '..
 import { markDecision, recordDecision } from '../metrics/propagation.js';
 import { measureStart } from '../metrics/work.js';
 import { ATTR } from '../session/attributes.js';
-import { SESSION_BAGGAGE_KEY, type SessionEntry } from '../session/entry.js';
+import { holdsUnvettedEntry } from '../session/context.js';
 import { resolveInbound } from './decide.js';
 import type { HopOutcome, InboundHop, InboundHopOptions, ResolvedInbound } from './types.js';
 
@@ -124,16 +122,6 @@ function transportOf(attributes: Attributes | undefined): string {
   return attributes?.['http.request.method'] !== undefined ? 'http' : 'other';
 }
 
-/**
- * Whether the context a hop starts from holds a session entry this library did not vet: another
- * instrumentation's global extract put it there. The hop decides afresh and ignores it.
- */
-function unvettedEntryIn(ctx: Context): boolean {
-  const id = propagation.getBaggage(ctx)?.getEntry(SESSION_BAGGAGE_KEY)?.value;
-  if (id === undefined) return false;
-  return (ctx.getValue(VETTED_SESSION_KEY) as SessionEntry | undefined)?.sessionId !== id;
-}
-
 /** Counts a decision just made (after {@link markDecision}) for `transport`. */
 function recordHopDecision<Carrier>(
   options: Omit<InboundHopOptions<Carrier>, 'spanName'>,
@@ -146,7 +134,7 @@ function recordHopDecision<Carrier>(
     session: resolved.session !== undefined,
     caller: resolved.caller !== undefined,
     refused: resolved.refused,
-    unvetted: unvettedEntryIn(options.parentContext ?? otelContext.active()),
+    unvetted: holdsUnvettedEntry(options.parentContext ?? otelContext.active()),
   });
 }
 

@@ -205,6 +205,16 @@ export function vettedSession(ctx: Context): SessionEntry | undefined {
   return undefined;
 }
 
+/**
+ * Whether `ctx` holds a session entry this library did not vet (another instrumentation's global
+ * extract put it there): the rule of {@link vettedSession}, without its once-per-process report.
+ */
+export function holdsUnvettedEntry(ctx: Context): boolean {
+  const value = propagation.getBaggage(ctx)?.getEntry(SESSION_BAGGAGE_KEY)?.value;
+  if (value === undefined) return false;
+  return (ctx.getValue(VETTED_SESSION_KEY) as SessionEntry | undefined)?.sessionId !== value;
+}
+
 /** The vetted session entry of a context (default: the active one), or undefined; see {@link vettedSession}. */
 export function getSessionEntry(ctx: Context = otelContext.active()): SessionEntry | undefined {
   const vetted = vettedSession(ctx);
