@@ -67,9 +67,11 @@ function contextOf(request: unknown): Context | undefined {
 }
 
 /** `fn` run in the context of the request found at `requestIndex` of its arguments; same sync/async kind and arity. */
-function bindToRequest(fn: AnyFunction, requestIndex: number): AnyFunction {
+function bindToRequest(fn: AnyFunction, requestIndex: number, asHook = true): AnyFunction {
   if ((fn as unknown as Record<symbol, unknown>)[WRAPPED] === true) return fn;
-  const isAsync = fn.constructor?.name === 'AsyncFunction';
+  // A handler's result goes back as it is (a promise included); an async wrapper would add a
+  // promise and a tick per request.
+  const isAsync = asHook && fn.constructor?.name === 'AsyncFunction';
   // Fastify validates hook arity and async-ness after onRoute: the wrapper keeps both, so its
   // verdict on the user's function is unchanged.
   const wrapper = isAsync
@@ -100,8 +102,8 @@ function validateRouteConfig(routeOptions: RouteOptions): void {
 function wrapRoute(routeOptions: RouteOptions): void {
   validateRouteConfig(routeOptions);
   const options = routeOptions as unknown as Record<string, unknown>;
-  if (typeof options.handler === 'function') options.handler = bindToRequest(options.handler as AnyFunction, 0);
-  if (typeof options.errorHandler === 'function') options.errorHandler = bindToRequest(options.errorHandler as AnyFunction, 1);
+  if (typeof options.handler === 'function') options.handler = bindToRequest(options.handler as AnyFunction, 0, false);
+  if (typeof options.errorHandler === 'function') options.errorHandler = bindToRequest(options.errorHandler as AnyFunction, 1, false);
   for (const name of ROUTE_HOOKS) {
     const hooks = options[name];
     // A malformed hook is left as is, for Fastify to reject with its own error.

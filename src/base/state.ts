@@ -29,6 +29,8 @@ export interface SharedState {
   handle: unknown;
   /** SessionSpanProcessor instances constructed in this process (for init's provider check). */
   processorCount: number;
+  /** The provider `init` registered when its sampler is parent-based with the default for unsampled remote parents (record nothing). */
+  parentBasedProvider: object | undefined;
 }
 
 /** Live sessions remembered for `withSession(id)`; the oldest are forgotten beyond this. */
@@ -57,6 +59,7 @@ export function sharedState(): SharedState {
       },
       handle: undefined,
       processorCount: 0,
+      parentBasedProvider: undefined,
     };
     g[STATE_KEY] = state;
   }

@@ -1,4 +1,5 @@
 import { trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { sharedState } from './state.js';
 import { VERSION } from './version.js';
 
 /** Name under which the library's own spans are reported (instrumentation scope). */
@@ -8,6 +9,8 @@ interface CachedTracer {
   global: TracerProvider;
   delegate: TracerProvider;
   tracer: Tracer;
+  /** Whether `delegate` is init's provider with a sampler that records nothing under an unsampled remote parent. */
+  followsUnsampledParents: boolean;
 }
 let cached: CachedTracer | undefined;
 
@@ -21,7 +24,22 @@ export function tracer(): Tracer {
   const getDelegate = (global as { getDelegate?: () => TracerProvider }).getDelegate;
   const delegate = typeof getDelegate === 'function' ? getDelegate.call(global) : global;
   if (cached === undefined || cached.global !== global || cached.delegate !== delegate) {
-    cached = { global, delegate, tracer: global.getTracer(TRACER_NAME, VERSION) };
+    cached = {
+      global,
+      delegate,
+      tracer: global.getTracer(TRACER_NAME, VERSION),
+      followsUnsampledParents: delegate === sharedState().parentBasedProvider,
+    };
   }
   return cached.tracer;
+}
+
+/**
+ * Whether a span started by {@link tracer} under an unsampled remote parent is known to record
+ * nothing (init's provider, parent-based sampler): a hop can then skip what only a recording
+ * span needs. False whenever the sampler is someone else's.
+ */
+export function unsampledRemoteParentsRecordNothing(): boolean {
+  tracer();
+  return (cached as CachedTracer).followsUnsampledParents;
 }

@@ -15,6 +15,7 @@ import {
   type TextMapPropagator,
 } from '@opentelemetry/api';
 import { guard, log } from '../base/diag.js';
+import { layeredOver } from '../base/layered-context.js';
 import { bump } from '../base/state.js';
 import { verifySessionEntry } from '../policy/signing.js';
 import type { TrustMode } from '../policy/trust.js';
@@ -56,7 +57,9 @@ function childDecision(
   shape: HopShape,
   refused?: ResolvedInbound['refused'],
 ): ResolvedInbound {
-  const decision: ResolvedInbound = { parentContext: trace.setSpanContext(ctx, parent), root: false, links, session, caller, trust, shape };
+  // The extracted context usually holds the caller already: each write copies.
+  const parentContext = trace.getSpanContext(ctx) === parent ? ctx : trace.setSpanContext(ctx, parent);
+  const decision: ResolvedInbound = { parentContext, root: false, links, session, caller, trust, shape };
   if (refused !== undefined) decision.refused = refused;
   return decision;
 }
@@ -89,7 +92,8 @@ function withoutParent(base: Context): Context {
  */
 export function resolveInbound<Carrier>(options: Omit<InboundHopOptions<Carrier>, 'spanName'>): ResolvedInbound {
   // Without this the SDK would parent our span under whatever span is active (a framework's).
-  const clean = withoutParent(options.parentContext ?? otelContext.active());
+  // Every context the hop builds is a layer over this one (see layered-context).
+  const clean = withoutParent(layeredOver(options.parentContext ?? otelContext.active()));
   let trust = options.trust;
   if (trust === 'ignore') {
     bump('droppedInbound');

@@ -8,6 +8,7 @@ import {
   isSpanContextValid,
   SpanKind,
   trace,
+  TraceFlags,
   type Attributes,
   type Context,
   type Link,
@@ -16,7 +17,9 @@ import {
 } from '@opentelemetry/api';
 import { warnIfNotInitialised } from '../base/init-warning.js';
 import { applyOutcome, errorType } from '../base/span-outcome.js';
-import { tracer } from '../base/tracer.js';
+import { isTracingSuppressed } from '@opentelemetry/core';
+import { RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
+import { tracer, unsampledRemoteParentsRecordNothing } from '../base/tracer.js';
 import { consumerAttributes, recordProcessed, type ConsumerAttributes } from '../metrics/messaging.js';
 import { markDecision, recordDecision } from '../metrics/propagation.js';
 import { measureStart } from '../metrics/work.js';
@@ -151,6 +154,35 @@ export function resolveInboundCounted<Carrier>(options: Omit<InboundHopOptions<C
 }
 
 /**
+ * Whether the span an inbound hop starts for this decision records nothing: its parent is an
+ * unsampled remote span context and init's sampler follows such parents. The hop then makes the
+ * non-recording span the SDK would make, and an adapter can skip what only a recording span
+ * reads (attributes, end listeners).
+ */
+export function startsUnsampled(resolved: ResolvedInbound): boolean {
+  if (resolved.root) return false;
+  const parent = trace.getSpanContext(resolved.parentContext);
+  return (
+    parent !== undefined &&
+    parent.isRemote === true &&
+    (parent.traceFlags & TraceFlags.SAMPLED) === 0 &&
+    unsampledRemoteParentsRecordNothing() &&
+    !isTracingSuppressed(resolved.parentContext)
+  );
+}
+
+/** Span ids as init's provider makes them. */
+const ids = new RandomIdGenerator();
+
+/** The span the SDK starts when its sampler records nothing: a new span id in the parent's trace, flags 00. */
+function unsampledChild(parentContext: Context): Span {
+  const parent = trace.getSpanContext(parentContext) as SpanContext;
+  const spanContext: SpanContext = { traceId: parent.traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.NONE };
+  if (parent.traceState !== undefined) spanContext.traceState = parent.traceState;
+  return trace.wrapSpanContext(spanContext);
+}
+
+/**
  * Inbound hop: read the carrier, apply trust, extract, choose parent / rejoin / root, start the
  * SERVER or CONSUMER span (or adopt the one another instrumentation made). Never throws.
  */
@@ -168,6 +200,10 @@ export function startInboundHop<Carrier>(options: InboundHopOptions<Carrier>): I
   if (adoptable(existing, existingContext, resolved))
     return adopt(existing, existingContext as SpanContext, attributes, resolved, measured);
 
+  if (startsUnsampled(resolved)) {
+    const span = unsampledChild(resolved.parentContext);
+    return hopAround(span, trace.setSpan(resolved.parentContext, span), resolved, false, measured);
+  }
   const links: Link[] = resolved.links.length === 0 && options.links === undefined ? [] : [...resolved.links, ...(options.links ?? [])];
   if (existingContext !== undefined && isSpanContextValid(existingContext)) {
     links.push({ context: existingContext, attributes: { [ATTR.linkType]: 'adopted' } });

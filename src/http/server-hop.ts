@@ -10,7 +10,7 @@ import { getRPCMetadata, RPCType, setRPCMetadata, type RPCMetadata } from '@open
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { incomingHeaderGetter } from '../carriers/http.js';
 import { log } from '../base/diag.js';
-import { startInboundHop } from '../hop/inbound.js';
+import { resolveInboundCounted, startInboundHop, startsUnsampled } from '../hop/inbound.js';
 import { type HopOutcome, type InboundHop, type InboundHopOptions } from '../hop/types.js';
 import { serverRequestAttributes, serverSpanName, statusErrorType } from './semconv.js';
 import { isInternalAddress } from './network.js';
@@ -186,6 +186,8 @@ function findServerSpan(ctx: Context): Span | undefined {
   return undefined;
 }
 
+function ignoreError(): void {}
+
 /**
  * Starts the inbound hop of one HTTP request and ends it when `res` finishes (or closes first).
  * Never throws: on an internal failure it logs and returns undefined, and the request goes on
@@ -202,15 +204,12 @@ export function startHttpServerHop<Request>(
     const trust = resolveTrust(input.trust ?? config.trust, input.request, defaultHttpTrust(req));
     const shape = resolveShape(input.shape ?? config.shape, input.request, 'parent');
     const rpc: RPCMetadata | undefined = getRPCMetadata(active);
-    const attributes = serverRequestAttributes(req, input.path);
-    if (input.route !== undefined) attributes['http.route'] = input.route;
     // Built field by field: spreading here costs more than the rest of the hop (see http-semconv).
     const options: InboundHopOptions<IncomingMessage['headers']> = {
       carrier: req.headers,
       getter: incomingHeaderGetter,
       spanName: serverSpanName(req.method, input.route),
       kind: SpanKind.SERVER,
-      attributes,
       trust,
       shape,
     };
@@ -220,7 +219,21 @@ export function startHttpServerHop<Request>(
     const existingSpan = findServerSpan(active);
     warnIfStricterThanGlobal(req, trust, existingSpan);
     if (config.adopt && existingSpan !== undefined) options.existingSpan = existingSpan;
+    options.resolved = resolveInboundCounted(options, 'http');
+    // The attributes are for a recording span (and a sampler that may read them).
+    if (options.existingSpan !== undefined || !startsUnsampled(options.resolved)) {
+      const attributes = serverRequestAttributes(req, input.path);
+      if (input.route !== undefined) attributes['http.route'] = input.route;
+      options.attributes = attributes;
+    }
     const hop = startInboundHop(options);
+    // Nothing to end, name or announce: the span records nothing (an unsampled caller) and no
+    // other instrumentation's span waits for the route.
+    if (!hop.span.isRecording() && (rpc === undefined || !rpc.span.isRecording()))
+      return { context: hop.context, hop, trust, recordError: ignoreError };
+    // Our own SERVER span announces itself the way instrumentation-http does, so that
+    // @fastify/otel and instrumentation-express nest under it and name it by route.
+    const context = rpc === undefined && !hop.adopted ? setRPCMetadata(hop.context, { type: RPCType.HTTP, span: hop.span }) : hop.context;
 
     let error: unknown;
     let hasError = false;
@@ -242,9 +255,7 @@ export function startHttpServerHop<Request>(
     res.once('close', onClose);
 
     return {
-      // Our own SERVER span announces itself the way instrumentation-http does, so that
-      // @fastify/otel and instrumentation-express nest under it and name it by route.
-      context: rpc === undefined && !hop.adopted ? setRPCMetadata(hop.context, { type: RPCType.HTTP, span: hop.span }) : hop.context,
+      context,
       hop,
       trust,
       recordError(err) {

@@ -130,6 +130,19 @@ function resetState(): void {
   state.handle = undefined;
   state.signing = undefined;
   state.globalSessionBaggage = false;
+  state.parentBasedProvider = undefined;
+}
+
+/**
+ * Whether the sampler init's provider builds records nothing under an unsampled remote parent:
+ * the SDK's default and every `OTEL_TRACES_SAMPLER` value but `always_on` and `traceidratio`
+ * (the `parentbased_*` ones follow the parent, `always_off` records nothing, an unknown value
+ * falls back to the default). A sampler passed to init may decide anything.
+ */
+function followsUnsampledParents(sampler: Sampler | undefined, env: NodeJS.ProcessEnv): boolean {
+  if (sampler !== undefined) return false;
+  const name = env.OTEL_TRACES_SAMPLER; // read untrimmed, as the SDK does
+  return name !== 'always_on' && name !== 'traceidratio';
 }
 
 /**
@@ -304,6 +317,7 @@ export function init(options: InitOptions = {}): InitHandle {
   });
   state.signing = signing;
   state.globalSessionBaggage = o.globalSessionBaggage === true;
+  state.parentBasedProvider = followsUnsampledParents(sampler, env) ? provider : undefined;
   // Ours, per OTEL_PROPAGATORS, instead of the provider's default W3C pair.
   provider.register({ propagator: null });
   installGlobalPropagator(globalPropagator(o.propagator, env));

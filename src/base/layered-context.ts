@@ -1,0 +1,57 @@
+/**
+ * A Context that keeps the entries written over a base context as a short chain of writes. The
+ * API's context copies every entry into a new Map and makes three closures at each write; an
+ * inbound hop writes about six entries (caller span context, inbound flags, baggage, vetted
+ * session, span, RPC metadata) over the same base for every request or message, and code running
+ * in the hop's context goes on writing over it. A write here is one small object; a read walks
+ * the writes, newest first, then asks the base. A deletion is a write too.
+ */
+import type { Context } from '@opentelemetry/api';
+
+/** Marks a key deleted by a write (the base may still hold it). */
+const DELETED = Symbol('agentops-propagation.deleted-entry');
+
+/** Writes kept in a chain before they are folded into the base (a read walks at most this many). */
+const MAX_WRITES = 24;
+
+class LayeredContext implements Context {
+  constructor(
+    private readonly base: Context,
+    private readonly below: LayeredContext | undefined,
+    private readonly key: symbol | undefined,
+    private readonly value: unknown,
+    private readonly writes: number,
+  ) {}
+
+  getValue(key: symbol): unknown {
+    for (let layer: LayeredContext | undefined = this; layer !== undefined; layer = layer.below) {
+      if (layer.key === key) return layer.value === DELETED ? undefined : layer.value;
+    }
+    return this.base.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    if (this.writes < MAX_WRITES) return new LayeredContext(this.base, this, key, value, this.writes + 1);
+    return new LayeredContext(this.folded(), undefined, key, value, 1);
+  }
+
+  deleteValue(key: symbol): Context {
+    return this.getValue(key) === undefined ? this : this.setValue(key, DELETED);
+  }
+
+  /** The base with every write applied through its own setValue / deleteValue, oldest first, each key once. */
+  private folded(): Context {
+    const latest = new Map<symbol, unknown>();
+    for (let layer: LayeredContext | undefined = this; layer !== undefined; layer = layer.below) {
+      if (layer.key !== undefined && !latest.has(layer.key)) latest.set(layer.key, layer.value);
+    }
+    let ctx = this.base;
+    for (const [key, value] of [...latest].reverse()) ctx = value === DELETED ? ctx.deleteValue(key) : ctx.setValue(key, value);
+    return ctx;
+  }
+}
+
+/** `base` as a context whose writes are chained over it (itself when it already is one). */
+export function layeredOver(base: Context): Context {
+  return base instanceof LayeredContext ? base : new LayeredContext(base, undefined, undefined, undefined, 0);
+}
