@@ -24,7 +24,8 @@ class LayeredContext implements Context {
   ) {}
 
   getValue(key: symbol): unknown {
-    for (let layer: LayeredContext | undefined = this; layer !== undefined; layer = layer.below) {
+    if (this.key === key) return this.value === DELETED ? undefined : this.value;
+    for (let layer = this.below; layer !== undefined; layer = layer.below) {
       if (layer.key === key) return layer.value === DELETED ? undefined : layer.value;
     }
     return this.base.getValue(key);
@@ -42,7 +43,8 @@ class LayeredContext implements Context {
   /** The base with every write applied through its own setValue / deleteValue, oldest first, each key once. */
   private folded(): Context {
     const latest = new Map<symbol, unknown>();
-    for (let layer: LayeredContext | undefined = this; layer !== undefined; layer = layer.below) {
+    if (this.key !== undefined) latest.set(this.key, this.value);
+    for (let layer = this.below; layer !== undefined; layer = layer.below) {
       if (layer.key !== undefined && !latest.has(layer.key)) latest.set(layer.key, layer.value);
     }
     let ctx = this.base;
