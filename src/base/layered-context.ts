@@ -6,10 +6,20 @@
  * in the hop's context goes on writing over it. A write here is one small object; a read walks
  * the writes, newest first, then asks the base. A deletion is a write too.
  */
-import type { Context } from '@opentelemetry/api';
+import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 
 /** Marks a key deleted by a write (the base may still hold it). */
 const DELETED = Symbol('agentops-propagation.deleted-entry');
+
+/** The API's own context class (not exported): its entries are copied at each write, so it never changes under a layer. */
+const ApiContext = ROOT_CONTEXT.constructor as new (...args: never[]) => Context;
+
+function isApiContext(ctx: Context): boolean {
+  return ctx instanceof ApiContext;
+}
+
+/** Written once into a context of another implementation to copy its entries out (its value is never read). */
+const SETTLED_KEY = Symbol('agentops-propagation.settled-context');
 
 /** Writes kept in a chain before they are folded into the base (a read walks at most this many). */
 const MAX_WRITES = 24;
@@ -53,7 +63,15 @@ class LayeredContext implements Context {
   }
 }
 
-/** `base` as a context whose writes are chained over it (itself when it already is one). */
+/**
+ * `base` as a context whose writes are chained over it (itself when it already is one). A context
+ * of another implementation may answer reads lazily from state that changes later (a deferred
+ * context answers from the hop being built on it): its entries are copied out first, through its
+ * own write, and a result that is still not the API's context is returned as it is.
+ */
 export function layeredOver(base: Context): Context {
-  return base instanceof LayeredContext ? base : new LayeredContext(base, undefined, undefined, undefined, 0);
+  if (base instanceof LayeredContext) return base;
+  const settled = isApiContext(base) ? base : base.setValue(SETTLED_KEY, undefined);
+  if (settled instanceof LayeredContext || !isApiContext(settled)) return settled;
+  return new LayeredContext(settled, undefined, undefined, undefined, 0);
 }

@@ -162,9 +162,11 @@ export function resolveInboundCounted<Carrier>(options: Omit<InboundHopOptions<C
 export function startsUnsampled(resolved: ResolvedInbound): boolean {
   if (resolved.root) return false;
   const parent = trace.getSpanContext(resolved.parentContext);
+  // The SDK's self-metrics would count this span as dropped; init's provider has none (no meterProvider).
   return (
     parent !== undefined &&
     parent.isRemote === true &&
+    isSpanContextValid(parent) &&
     (parent.traceFlags & TraceFlags.SAMPLED) === 0 &&
     unsampledRemoteParentsRecordNothing() &&
     !isTracingSuppressed(resolved.parentContext)

@@ -227,13 +227,13 @@ export function startHttpServerHop<Request>(
       options.attributes = attributes;
     }
     const hop = startInboundHop(options);
-    // Nothing to end, name or announce: the span records nothing (an unsampled caller) and no
-    // other instrumentation's span waits for the route.
-    if (!hop.span.isRecording() && (rpc === undefined || !rpc.span.isRecording()))
-      return { context: hop.context, hop, trust, recordError: ignoreError };
     // Our own SERVER span announces itself the way instrumentation-http does, so that
-    // @fastify/otel and instrumentation-express nest under it and name it by route.
+    // @fastify/otel and instrumentation-express nest under it (recording or not: without it
+    // @fastify/otel starts a SERVER span of its own) and name it by route.
     const context = rpc === undefined && !hop.adopted ? setRPCMetadata(hop.context, { type: RPCType.HTTP, span: hop.span }) : hop.context;
+    // Nothing to end or name: the span records nothing (an unsampled caller) and no
+    // instrumentation-http waits for the route (its duration metric reads it, sampled or not).
+    if (rpc === undefined && !hop.span.isRecording()) return { context, hop, trust, recordError: ignoreError };
 
     let error: unknown;
     let hasError = false;

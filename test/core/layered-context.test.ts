@@ -1,6 +1,10 @@
-import { createContextKey, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
+import { context, createContextKey, defaultTextMapGetter, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { layeredOver } from '../../src/base/layered-context.js';
+import { deferredContext, startInboundHop } from '../../src/engine.js';
+import { useTracing } from '../helpers/otel.js';
+
+useTracing();
 
 const a = createContextKey('test.a');
 const b = createContextKey('test.b');
@@ -72,5 +76,17 @@ describe('layeredOver', () => {
       }
       for (const k of [a, b, ...keys]) expect(ctx.getValue(k)).toBe(expected.get(k));
     }
+  });
+
+  it('over a context of another implementation, copies its entries out first: a deferred context decided by a hop built on it reads without recursing', () => {
+    const carrier = { traceparent: '00-5a1e5e55000000000000000000000abc-00f067aa0ba902b7-01' };
+    const deferred = deferredContext(
+      () => startInboundHop({ carrier, getter: defaultTextMapGetter, spanName: 'job', trust: 'trust', signing: null }).context,
+    );
+    const read = context.with(deferred, () => {
+      const active = context.active();
+      return { traceId: trace.getSpan(active)?.spanContext().traceId, absent: active.getValue(createContextKey('test.absent')) };
+    });
+    expect(read).toEqual({ traceId: '5a1e5e55000000000000000000000abc', absent: undefined });
   });
 });

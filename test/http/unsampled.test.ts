@@ -4,7 +4,9 @@
  * the attributes. These tests hold the hop to what the SDK itself produces, and check that the
  * shortcut is off whenever the sampler may decide otherwise.
  */
-import { context, defaultTextMapGetter, propagation, trace, TraceFlags, type Attributes } from '@opentelemetry/api';
+import { context, defaultTextMapGetter, metrics, propagation, trace, TraceFlags, type Attributes } from '@opentelemetry/api';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import {
   AlwaysOnSampler,
   InMemorySpanExporter,
@@ -13,6 +15,7 @@ import {
   type SamplingResult,
 } from '@opentelemetry/sdk-trace-base';
 import express from 'express';
+import { createRequire } from 'node:module';
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,6 +62,12 @@ function hopFor(carrier: Record<string, string>) {
   hop.end();
   const sc = hop.span.spanContext();
   return { recording, traceId: sc.traceId, spanId: sc.spanId, flags: sc.traceFlags, traceState: sc.traceState?.serialize(), ...inside };
+}
+
+/** A reader collected on demand. */
+class CollectingReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
 }
 
 /** A sampler that delegates to the SDK's default and remembers the attributes it was shown. */
@@ -194,6 +203,46 @@ describe('an unsampled caller of an Express server under init', () => {
       expect(serverSpans).toHaveLength(1);
       expect(serverSpans[0]!.parentSpanContext?.spanId).toBe(CALLER_SPAN);
     } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('beside instrumentation-http, its duration metric keeps the route for unsampled requests too', async () => {
+    const reader = new CollectingReader();
+    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+    handle = init({ serviceName: 'unsampled-http', exporters: [new InMemorySpanExporter()] });
+    const instrumentation = new HttpInstrumentation();
+    const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+    const app = express();
+    app.use(sessionMiddleware());
+    app.get('/items/:id', (_req, res) => void res.send('ok'));
+    const server = http.createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      for (const flags of ['00', '01']) {
+        const res = await fetch(`http://127.0.0.1:${port}/items/${flags}`, {
+          headers: { ...unsampledCaller('00'), traceparent: `00-${SESSION}-${CALLER_SPAN}-${flags}` },
+        });
+        await res.text();
+      }
+      const points: { route: unknown; count: number }[] = [];
+      // instrumentation-http records when the server's response ends, which the client may see first.
+      for (let tries = 0; tries < 100; tries++) {
+        points.length = 0;
+        const { resourceMetrics } = await reader.collect();
+        for (const scope of resourceMetrics.scopeMetrics)
+          for (const metric of scope.metrics)
+            if (metric.descriptor.name === 'http.server.request.duration')
+              for (const point of metric.dataPoints)
+                points.push({ route: point.attributes['http.route'], count: (point.value as { count: number }).count });
+        if (points.reduce((n, p) => n + p.count, 0) >= 2) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(points).toEqual([{ route: '/items/:id', count: 2 }]);
+    } finally {
+      instrumentation.disable();
+      metrics.disable();
       await new Promise((r) => server.close(r));
     }
   });
