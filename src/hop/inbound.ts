@@ -160,15 +160,26 @@ export function resolveInboundCounted<Carrier>(options: Omit<InboundHopOptions<C
  * reads (attributes, end listeners).
  */
 export function startsUnsampled(resolved: ResolvedInbound): boolean {
+  // An adapter asks before it builds attributes, then the hop asks again: the parent is read once.
+  if (resolved !== lastAsked.resolved) {
+    lastAsked.resolved = resolved;
+    lastAsked.unsampledRemote = unsampledRemoteParent(resolved);
+  }
+  // The SDK's self-metrics would count this span as dropped; init's provider has none (no meterProvider).
+  return lastAsked.unsampledRemote && unsampledRemoteParentsRecordNothing();
+}
+
+const lastAsked: { resolved: ResolvedInbound | undefined; unsampledRemote: boolean } = { resolved: undefined, unsampledRemote: false };
+
+/** Whether the decision parents the span under a valid, remote, unsampled span context, tracing not suppressed. */
+function unsampledRemoteParent(resolved: ResolvedInbound): boolean {
   if (resolved.root) return false;
   const parent = trace.getSpanContext(resolved.parentContext);
-  // The SDK's self-metrics would count this span as dropped; init's provider has none (no meterProvider).
   return (
     parent !== undefined &&
     parent.isRemote === true &&
-    isSpanContextValid(parent) &&
     (parent.traceFlags & TraceFlags.SAMPLED) === 0 &&
-    unsampledRemoteParentsRecordNothing() &&
+    isSpanContextValid(parent) &&
     !isTracingSuppressed(resolved.parentContext)
   );
 }

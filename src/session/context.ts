@@ -75,12 +75,12 @@ function baggageWithEntry(current: Baggage | undefined, entry: SessionEntry): Ba
  * leaves `base` as it is.
  */
 export function contextWithVettedSession(base: Context, entry: SessionEntry): Context {
+  // An unsigned entry this module read and froze has only valid fields already.
+  if (readEntries.has(entry) && entry.signature === undefined) return contextWithSessionEntry(base, entry);
   if (typeof entry !== 'object' || entry === null || !isValidSessionId(entry.sessionId)) {
     log.warn('contextWithVettedSession: not a session entry (sessionId must be 32 lowercase hex, not all zeros); context unchanged');
     return base;
   }
-  // An unsigned entry this module read and froze has only valid fields already.
-  if (readEntries.has(entry) && entry.signature === undefined) return contextWithSessionEntry(base, entry);
   const fields: SessionEntry = { sessionId: entry.sessionId };
   if (isValidSpanId(entry.rootSpanId)) fields.rootSpanId = entry.rootSpanId;
   const flags = entry.traceFlags;
