@@ -1,11 +1,12 @@
 /**
  * `npm run bench [-- --quick] [-- --node <path>] [-- --only http,kafka,bullmq] [-- --rounds N]
- *  [-- --ref <git ref>] [-- --baseline <git ref>] [-- --sessions N] [-- --profile] [-- --no-write]`
+ *  [-- --processes N] [-- --ref <git ref>] [-- --baseline <git ref>] [-- --sessions N] [-- --profile] [-- --no-write]`
  *
  * Runs every scenario in child processes of the chosen Node binary, prints the tables, and writes
  * bench/results/latest.{json,md} plus node<major>[-quick].{json,md}. The library is the working
  * tree (or --ref), built privately; with --baseline, an older commit's build runs as extra `ours` rows in the
- * same alternating rounds. Kafka and Redis are started when not running (and stopped afterwards
+ * same alternating rounds. Each row runs in --processes processes (full mode 3, quick 1), its
+ * rounds spread over them. Kafka and Redis are started when not running (and stopped afterwards
  * only if this run started them); wrk is installed when missing.
  */
 import { execFileSync } from 'node:child_process';
@@ -29,6 +30,7 @@ interface Options {
   node: string;
   only: Scenario[];
   rounds: number | undefined;
+  processes: number | undefined;
   write: boolean;
   profile: boolean;
   baseline: string | undefined;
@@ -39,7 +41,7 @@ interface Options {
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: npm run bench -- [--quick] [--node <path to node or its bin dir>] [--only ${SCENARIOS.join(',')}] [--rounds N] [--ref <git ref>] [--baseline <git ref>] [--sessions N] [--no-write] [--profile]\n`,
+    `${message}\nusage: npm run bench -- [--quick] [--node <path to node or its bin dir>] [--only ${SCENARIOS.join(',')}] [--rounds N] [--processes N] [--ref <git ref>] [--baseline <git ref>] [--sessions N] [--no-write] [--profile]\n`,
   );
   process.exit(2);
 }
@@ -56,6 +58,7 @@ function parseArgs(argv: string[]): Options {
     node: process.execPath,
     only: [...SCENARIOS],
     rounds: undefined,
+    processes: undefined,
     write: true,
     profile: false,
     baseline: undefined,
@@ -80,6 +83,7 @@ function parseArgs(argv: string[]): Options {
       for (const name of names) if (!(SCENARIOS as readonly string[]).includes(name)) usage(`unknown scenario ${name}`);
       options.only = names as Scenario[];
     } else if (arg === '--rounds') options.rounds = positive(arg, value());
+    else if (arg === '--processes') options.processes = positive(arg, value());
     else usage(`unknown argument ${arg}`);
   }
   return options;
@@ -131,6 +135,8 @@ async function main(): Promise<void> {
   const profileDir = fileURLToPath(new URL('./results/profiles/', import.meta.url));
   const profFlags = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const rounds = (full: number, quick: number) => options.rounds ?? (q ? quick : full);
+  // Processes per row: identical processes differ by several µs for good, so a row's rounds are spread over a few.
+  const processes = options.processes ?? (q ? 1 : 3);
 
   const services: ServiceHandle[] = [];
   const stopServices = async () => {
@@ -178,17 +184,32 @@ async function main(): Promise<void> {
               loadCpu: pinned ? 0 : undefined,
               frameworks: ['express', 'fastify'],
               serverFlags: profFlags,
+              processes,
             }),
           );
         } else if (scenario === 'kafka') {
           await ensureKafka();
           results.push(
-            await runKafka({ ...common, rounds: rounds(10, 3), messages: q ? 5_000 : 10_000, batchSize: 10, nodeFlags: profFlags }),
+            await runKafka({
+              ...common,
+              rounds: rounds(10, 3),
+              messages: q ? 5_000 : 10_000,
+              batchSize: 10,
+              nodeFlags: profFlags,
+              processes,
+            }),
           );
         } else if (scenario === 'bullmq') {
           await ensureRedis();
           results.push(
-            await runBullmq({ ...common, rounds: rounds(10, 3), jobs: q ? 1_000 : 3_000, concurrency: 10, nodeFlags: profFlags }),
+            await runBullmq({
+              ...common,
+              rounds: rounds(10, 3),
+              jobs: q ? 1_000 : 3_000,
+              concurrency: 10,
+              nodeFlags: profFlags,
+              processes,
+            }),
           );
         }
       } catch (err) {

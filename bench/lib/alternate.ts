@@ -1,8 +1,9 @@
 /**
  * Shared driver of the scenarios whose configurations live in persistent worker processes
- * (Kafka, BullMQ): start one worker per row (its configuration and build), then call `round` on
- * each in turn, the starting row rotating, for every round; heap after GC before the first
- * measured round and after the last.
+ * (Kafka, BullMQ): start `processes` workers per row (its configuration and build), then call
+ * `round` on each row in turn, the starting row rotating, round r on the row's worker r mod
+ * `processes`, every worker warmed up first; heap after GC before the first measured round and
+ * after the last, added up over a row's workers.
  */
 import { BenchChild } from './child.js';
 import { fmt } from './stats.js';
@@ -27,6 +28,8 @@ export interface AlternateSettings {
   label: string;
   /** Extra Node flags for the workers (`--cpu-prof ...` with --profile). */
   nodeFlags: string[];
+  /** Worker processes per row: round r runs on process r mod this (identical processes differ for good). */
+  processes: number;
 }
 
 /** Per row: its processor, spans exported, heap growth, and each metric's per-round samples. */
@@ -46,26 +49,31 @@ export async function alternate(settings: AlternateSettings): Promise<AlternateR
   const workers = new Map<string, BenchChild>();
   const result: AlternateResult = { processor: {}, exportedSpans: {}, heap: {}, samples: {} };
   const heapBefore = new Map<string, Heap>();
+  const workerOf = (key: string, round: number) => `${key}#${((round % settings.processes) + settings.processes) % settings.processes}`;
   try {
-    for (const row of settings.rows) {
-      const child = new BenchChild(`${settings.label}/${row.key}`, {
-        node: settings.node,
-        script: settings.script,
-        args: [row.config],
-        nodeFlags: ['--expose-gc', ...settings.nodeFlags],
-        build: row.build,
-      });
-      workers.set(row.key, child);
-      const info = (await child.ready) as { processor: string };
-      result.processor[row.key] = info.processor;
-      result.samples[row.key] = {};
+    for (let i = 0; i < settings.processes; i++) {
+      for (const row of settings.rows) {
+        const child = new BenchChild(`${settings.label}/${workerOf(row.key, i)}`, {
+          node: settings.node,
+          script: settings.script,
+          args: [row.config],
+          nodeFlags: ['--expose-gc', ...settings.nodeFlags],
+          build: row.build,
+        });
+        workers.set(workerOf(row.key, i), child);
+        const info = (await child.ready) as { processor: string };
+        result.processor[row.key] = info.processor;
+        result.samples[row.key] = {};
+      }
     }
-    for (let round = -settings.warmupRounds; round < settings.rounds; round++) {
-      if (round === 0) for (const [key, worker] of workers) heapBefore.set(key, await worker.call<Heap>('heap'));
+    // Warm-up rounds on every worker; then each measured round on one worker per row.
+    const warmups = settings.warmupRounds * settings.processes;
+    for (let round = -warmups; round < settings.rounds; round++) {
+      if (round === 0) for (const [name, worker] of workers) heapBefore.set(name, await worker.call<Heap>('heap'));
       const order = settings.rows.map((_, i) => settings.rows[(i + Math.max(round, 0)) % settings.rows.length]!.key);
       const line: string[] = [];
       for (const key of order) {
-        const metrics = await workers.get(key)!.call<Record<string, number>>('round', settings.roundArgs);
+        const metrics = await workers.get(workerOf(key, round))!.call<Record<string, number>>('round', settings.roundArgs);
         if (round < 0) continue;
         for (const [metric, value] of Object.entries(metrics)) (result.samples[key]![metric] ??= []).push(value);
         line.push(
@@ -78,12 +86,15 @@ export async function alternate(settings: AlternateSettings): Promise<AlternateR
         `  ${settings.label} ${round < 0 ? 'warm-up' : `round ${round + 1}/${settings.rounds}`}${line.length > 0 ? `: ${line.join('; ')}` : ''}`,
       );
     }
-    for (const [key, worker] of workers) {
+    for (const [name, worker] of workers) {
+      const key = name.slice(0, name.lastIndexOf('#'));
       const after = await worker.call<Heap>('heap');
-      result.heap[key] = { growthBytes: after.heapBytes - heapBefore.get(key)!.heapBytes, items: after.items - heapBefore.get(key)!.items };
-      result.exportedSpans[key] = (await worker.call<{ exported: number }>('stats')).exported;
-      if (key !== 'bare' && result.exportedSpans[key] === 0)
-        throw new Error(`${settings.label}/${key} exported no span: the configuration did not trace`);
+      const total = (result.heap[key] ??= { growthBytes: 0, items: 0 });
+      total.growthBytes += after.heapBytes - heapBefore.get(name)!.heapBytes;
+      total.items += after.items - heapBefore.get(name)!.items;
+      const spans = (await worker.call<{ exported: number }>('stats')).exported;
+      result.exportedSpans[key] = (result.exportedSpans[key] ?? 0) + spans;
+      if (key !== 'bare' && spans === 0) throw new Error(`${settings.label}/${name} exported no span: the configuration did not trace`);
     }
   } finally {
     await Promise.all([...workers.values()].map((w) => w.close()));

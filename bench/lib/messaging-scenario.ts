@@ -21,6 +21,8 @@ export interface MessagingSettings {
   sessions: number;
   /** Extra Node flags for the workers. */
   nodeFlags: string[];
+  /** Worker processes per row (round r on worker r mod this). */
+  processes: number;
   log(message: string): void;
 }
 
@@ -59,6 +61,7 @@ export async function runMessaging(settings: MessagingSettings, spec: MessagingS
     log: settings.log,
     label: spec.name,
     nodeFlags: settings.nodeFlags,
+    processes: settings.processes,
   });
   const label = (key: string) => (key === 'ours-baseline' ? `ours (baseline ${settings.baseline!.name})` : spec.labels[key]!);
   const table: string[][] = [];
@@ -108,7 +111,7 @@ export async function runMessaging(settings: MessagingSettings, spec: MessagingS
   return {
     title: spec.title,
     notes: [
-      `${settings.rounds} rounds (after one warm-up round), rows alternating with the first rotating; each row a worker process of its own`,
+      `${settings.rounds} rounds (after one warm-up round per worker), rows alternating with the first rotating; ${settings.processes} worker process${settings.processes === 1 ? '' : 'es'} per row, round r on worker r mod ${settings.processes} (identical processes differ for their whole life)`,
       ...spec.notes,
       `CPU µs/${spec.unit}: the worker process's own CPU time (user + system) per ${spec.unit}; µs added: median of the per-round paired differences to bare; x hand: added CPU over the hand-written reference's (bench/reference/)`,
     ],

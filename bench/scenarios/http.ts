@@ -1,7 +1,8 @@
 /**
- * HTTP scenario (orchestrator side): per framework, one server process per configuration (and
- * build), pinned to core 1 and kept alive for the whole scenario; wrk pinned to core 0, one run
- * per row and round. A row is a server plus the callers' header set (ours serves both the sampled
+ * HTTP scenario (orchestrator side): per framework, `processes` server processes per
+ * configuration (and build), pinned to core 1 and kept alive for the whole scenario, round r
+ * measuring process r mod `processes` (identical processes differ by several µs per request, for
+ * good); wrk pinned to core 0, one run per row and round. A row is a server plus the callers' header set (ours serves both the sampled
  * and the unsampled rows). After a warm-up of every row, the rounds run the rows alternately, the
  * first one rotating, so that drifts of the machine spread over all of them and each round's
  * rows can be paired.
@@ -36,6 +37,8 @@ export interface HttpSettings {
   frameworks: string[];
   /** Extra Node flags for the server processes (`--cpu-prof ...` with --profile). */
   serverFlags: string[];
+  /** Server processes per row: round r measures process r mod this (identical processes differ by several µs per request). */
+  processes: number;
   log(message: string): void;
 }
 
@@ -95,24 +98,28 @@ interface RowData {
 }
 
 const serverKey = (row: Row) => `${row.config}${row.baseline ? '@baseline' : ''}`;
+/** The server process a row is measured on in `round`. */
+const processKey = (row: Row, round: number, settings: HttpSettings) => `${serverKey(row)}#${round % settings.processes}`;
 
-/** Starts each row's server once, into `servers` (which the caller closes, even on a failure). */
+/** Starts each row's server processes once, into `servers` (which the caller closes, even on a failure). */
 async function startServers(servers: Map<string, Server>, framework: string, list: Row[], settings: HttpSettings): Promise<void> {
-  for (const row of list) {
-    const key = serverKey(row);
-    if (servers.has(key)) continue;
-    const child = new BenchChild(`${framework}/${key}`, {
-      node: settings.node,
-      script: 'bench/scenarios/http-server.ts',
-      args: [framework, row.config],
-      nodeFlags: ['--expose-gc', ...settings.serverFlags],
-      cpu: settings.serverCpu,
-      build: row.baseline ? settings.baseline!.dir : settings.build.dir,
-    });
-    servers.set(key, { child, port: 0, processor: '' });
-    const info = (await child.ready) as { port: number; processor: string; pid: number };
-    Object.assign(servers.get(key)!, { port: info.port, processor: info.processor });
-    if (settings.serverFlags.length > 0) settings.log(`  ${framework}/${key}: server pid ${info.pid}`);
+  for (let i = 0; i < settings.processes; i++) {
+    for (const row of list) {
+      const key = processKey(row, i, settings);
+      if (servers.has(key)) continue;
+      const child = new BenchChild(`${framework}/${key}`, {
+        node: settings.node,
+        script: 'bench/scenarios/http-server.ts',
+        args: [framework, row.config],
+        nodeFlags: ['--expose-gc', ...settings.serverFlags],
+        cpu: settings.serverCpu,
+        build: row.baseline ? settings.baseline!.dir : settings.build.dir,
+      });
+      servers.set(key, { child, port: 0, processor: '' });
+      const info = (await child.ready) as { port: number; processor: string; pid: number };
+      Object.assign(servers.get(key)!, { port: info.port, processor: info.processor });
+      if (settings.serverFlags.length > 0) settings.log(`  ${framework}/${key}: server pid ${info.pid}`);
+    }
   }
 }
 
@@ -139,13 +146,14 @@ async function runFramework(framework: string, settings: HttpSettings) {
   const exported: Record<string, number> = {};
   try {
     await startServers(servers, framework, list, settings);
-    for (const row of list) await measure(servers.get(serverKey(row))!, row, settings.warmup, settings);
+    for (let i = 0; i < settings.processes; i++)
+      for (const row of list) await measure(servers.get(processKey(row, i, settings))!, row, settings.warmup, settings);
     for (const server of servers.values()) server.heapBefore = await server.child.call('heap');
     for (let round = 0; round < settings.rounds; round++) {
       const order = list.map((_, i) => list[(i + round) % list.length]!);
       const line: string[] = [];
       for (const row of order) {
-        const m = await measure(servers.get(serverKey(row))!, row, settings.duration, settings);
+        const m = await measure(servers.get(processKey(row, round, settings))!, row, settings.duration, settings);
         const d = data[row.key]!;
         d.cpu.push(m.cpu);
         d.rps.push(m.rps);
@@ -154,17 +162,23 @@ async function runFramework(framework: string, settings: HttpSettings) {
       }
       settings.log(`  ${framework} round ${round + 1}/${settings.rounds} (server CPU µs/request): ${line.join(', ')}`);
     }
-    for (const [key, server] of servers) {
+    // Per row: the heap growth and exported spans of its processes added up.
+    for (const [processName, server] of servers) {
+      const key = processName.slice(0, processName.lastIndexOf('#'));
       const after = await server.child.call<{ heapBytes: number; requests: number }>('heap');
-      heap[key] = { growthBytes: after.heapBytes - server.heapBefore!.heapBytes, requests: after.requests - server.heapBefore!.requests };
-      exported[key] = (await server.child.call<{ exported: number }>('stats')).exported;
-      if (!['bare', 'floor'].includes(key) && exported[key] === 0)
-        throw new Error(`${framework}/${key} exported no span: the configuration did not trace`);
+      const total = (heap[key] ??= { growthBytes: 0, requests: 0 });
+      total.growthBytes += after.heapBytes - server.heapBefore!.heapBytes;
+      total.requests += after.requests - server.heapBefore!.requests;
+      const spans = (await server.child.call<{ exported: number }>('stats')).exported;
+      exported[key] = (exported[key] ?? 0) + spans;
+      if (!['bare', 'floor'].includes(key) && spans === 0)
+        throw new Error(`${framework}/${processName} exported no span: the configuration did not trace`);
     }
   } finally {
     await Promise.all([...servers.values()].map((s) => s.child.close()));
   }
-  return { list, data, heap, exported, processors: Object.fromEntries([...servers].map(([k, s]) => [k, s.processor])) };
+  const processors = Object.fromEntries([...servers].map(([k, s]) => [k.slice(0, k.lastIndexOf('#')), s.processor]));
+  return { list, data, heap, exported, processors };
 }
 
 /** The targets of the performance issue, checked on every run so a regression shows at once. */
@@ -242,7 +256,8 @@ export async function runHttp(settings: HttpSettings): Promise<ScenarioResult> {
   return {
     title: 'HTTP: hello-world JSON route, server CPU per request',
     notes: [
-      `wrk (one thread, ${settings.connections} connections), ${settings.duration} s per row and round, ${settings.rounds} rounds run alternately (first row rotating) after a ${settings.warmup} s warm-up of each row`,
+      `wrk (one thread, ${settings.connections} connections), ${settings.duration} s per row and round, ${settings.rounds} rounds run alternately (first row rotating) after a ${settings.warmup} s warm-up of each row's processes`,
+      `${settings.processes} server process${settings.processes === 1 ? '' : 'es'} per row, round r on process r mod ${settings.processes}: two processes of the same configuration can differ by several µs per request for their whole life (measured: four identical Fastify processes at +14.1, +14.2, +14.6 and +20.0 µs), which one process per row would read as a difference between rows`,
       settings.serverCpu !== undefined
         ? `server processes pinned to core ${settings.serverCpu}, wrk to core ${settings.loadCpu} (taskset)`
         : 'not pinned (taskset unavailable or one core)',
