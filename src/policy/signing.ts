@@ -125,7 +125,28 @@ type StaticVerdict = { verdict: 'malformed' | 'unknown-key' | 'forged' } | { ver
 const staticVerdicts = new WeakMap<SigningKeyring, BoundedCache<string, StaticVerdict>>();
 const VERDICTS_PER_KEYRING = 10_000;
 
+/**
+ * The same answers by entry object, per keyring, for frozen entries (the session module's parsed
+ * entries, the same object for every hop that receives the same header): their fields cannot
+ * change, so no key string is built and hashed.
+ */
+const verdictsByEntry = new WeakMap<SigningKeyring, WeakMap<SessionEntry, StaticVerdict>>();
+
 function staticVerdict(entry: SessionEntry, keyring: SigningKeyring, sig: string): StaticVerdict {
+  if (!Object.isFrozen(entry)) return verdictByFields(entry, keyring, sig);
+  let byEntry = verdictsByEntry.get(keyring);
+  let known = byEntry?.get(entry);
+  if (known !== undefined) return known;
+  known = verdictByFields(entry, keyring, sig);
+  if (byEntry === undefined) {
+    byEntry = new WeakMap();
+    verdictsByEntry.set(keyring, byEntry);
+  }
+  byEntry.set(entry, known);
+  return known;
+}
+
+function verdictByFields(entry: SessionEntry, keyring: SigningKeyring, sig: string): StaticVerdict {
   let cache = staticVerdicts.get(keyring);
   if (cache === undefined) {
     cache = new BoundedCache(VERDICTS_PER_KEYRING);

@@ -91,6 +91,15 @@ describe('signing', () => {
     }
     // The expiry is checked on every call, remembered MAC or not.
     expect(verifySessionEntry({ ...entry, signature }, ours, now + 2 * 86_400)).toBe('expired');
+    // A frozen entry (as the session module hands them on) is remembered by object, still per keyring and expiry.
+    const frozen = Object.freeze({ ...entry, signature });
+    const frozenOtherFields = Object.freeze({ ...entry, traceFlags: 1, signature });
+    for (let i = 0; i < 3; i++) {
+      expect(verifySessionEntry(frozen, ours, now)).toBe('valid');
+      expect(verifySessionEntry(frozen, other, now)).toBe('forged');
+      expect(verifySessionEntry(frozenOtherFields, ours, now)).toBe('forged');
+      expect(verifySessionEntry(frozen, ours, now + 2 * 86_400)).toBe('expired');
+    }
   });
 
   it('rejects bad configuration with clear errors', () => {
