@@ -170,6 +170,8 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       try {
         const common = { node: options.node, build, baseline, sessions: options.sessions, log };
+        // What the Kafka and BullMQ scenarios share: worker processes per row and their flags.
+        const messaging = { ...common, rounds: rounds(10, 3), nodeFlags: profFlags, processes };
         if (scenario === 'http') {
           await ensureWrk(log);
           results.push(
@@ -189,28 +191,10 @@ async function main(): Promise<void> {
           );
         } else if (scenario === 'kafka') {
           await ensureKafka();
-          results.push(
-            await runKafka({
-              ...common,
-              rounds: rounds(10, 3),
-              messages: q ? 5_000 : 10_000,
-              batchSize: 10,
-              nodeFlags: profFlags,
-              processes,
-            }),
-          );
+          results.push(await runKafka({ ...messaging, messages: q ? 5_000 : 10_000, batchSize: 10 }));
         } else if (scenario === 'bullmq') {
           await ensureRedis();
-          results.push(
-            await runBullmq({
-              ...common,
-              rounds: rounds(10, 3),
-              jobs: q ? 1_000 : 3_000,
-              concurrency: 10,
-              nodeFlags: profFlags,
-              processes,
-            }),
-          );
+          results.push(await runBullmq({ ...messaging, jobs: q ? 1_000 : 3_000, concurrency: 10 }));
         }
       } catch (err) {
         // One failed scenario must not throw away the others' rounds.
