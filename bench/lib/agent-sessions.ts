@@ -13,9 +13,18 @@ export interface AgentSessions {
   end(): void;
 }
 
-export async function agentSessions(config: string, n: number): Promise<AgentSessions> {
-  if (config === 'bare') return { run: (_i, fn) => fn(), end: () => undefined };
-  if (config === 'ours') {
+/** Who makes the sessions: nobody (bare), the library (every `ours` row), or the SDK (the others). */
+export type SessionMaker = 'none' | 'library' | 'sdk';
+
+/** The session maker of a worker configuration: every `ours*` row runs in the library's sessions. */
+export function sessionMakerOf(config: string): SessionMaker {
+  if (config === 'bare') return 'none';
+  return config.startsWith('ours') ? 'library' : 'sdk';
+}
+
+export async function agentSessions(maker: SessionMaker, n: number): Promise<AgentSessions> {
+  if (maker === 'none') return { run: (_i, fn) => fn(), end: () => undefined };
+  if (maker === 'library') {
     const { startSession, withSession } = await import('agentops-propagation');
     const sessions = Array.from({ length: n }, (_, i) => startSession({ name: `bench agent ${i}` }));
     return {

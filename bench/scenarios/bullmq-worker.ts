@@ -11,7 +11,7 @@
 import { Queue, Worker, type ConnectionOptions, type Job, type Telemetry } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel';
 import { referenceJobData, referenceProcessor } from '../reference/bullmq.js';
-import { agentSessions } from '../lib/agent-sessions.js';
+import { agentSessions, sessionMakerOf } from '../lib/agent-sessions.js';
 import { settledHeap } from '../lib/heap.js';
 import { oursTracing, sdkTracing, type Tracing } from '../lib/tracing.js';
 import { fatal, serve } from '../lib/serve.js';
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     {
       async round(args) {
         const jobs = Number(args.jobs);
-        const sessions = await agentSessions(config, Number(args.sessions));
+        const sessions = await agentSessions(sessionMakerOf(config), Number(args.sessions));
         const name = `bench-${config}-${process.pid}-${seq++}`;
         const queue = new Queue(name, { connection: connection(), ...withTelemetry });
         let completed = 0;

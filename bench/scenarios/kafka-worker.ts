@@ -14,7 +14,7 @@
 import type * as KafkaJs from 'kafkajs';
 import { createRequire } from 'node:module';
 import { referenceMessage, referenceSend } from '../reference/kafka.js';
-import { agentSessions } from '../lib/agent-sessions.js';
+import { agentSessions, sessionMakerOf } from '../lib/agent-sessions.js';
 import { settledHeap } from '../lib/heap.js';
 import { oursTracing, sdkTracing, type Tracing } from '../lib/tracing.js';
 import { fatal, serve } from '../lib/serve.js';
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       async round(args) {
         const messages = Number(args.messages);
         const batchSize = Number(args.batchSize);
-        const sessions = await agentSessions(config, Number(args.sessions));
+        const sessions = await agentSessions(sessionMakerOf(config), Number(args.sessions));
         const topic = `bench-${config}-${process.pid}-${Date.now()}`;
         await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
         const value = JSON.stringify({ task: 'research', query: 'otters and their tools', step: 0, padding: 'x'.repeat(40) });
