@@ -13,6 +13,7 @@
  * (size checked before `JSON.parse`, non-objects and non-string fields dropped with a diag log).
  */
 import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+import { BoundedCache } from '../base/bounded-cache.js';
 import { log } from '../base/diag.js';
 
 /**
@@ -31,8 +32,18 @@ const W3C_FIELDS: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'b
 /** A `sentry-trace` header value: trace id, span id, optional sampled flag. */
 const SENTRY_TRACE = /^[0-9a-f]{32}-[0-9a-f]{16}(-[01])?$/;
 
-/** Parsed job metadata: the top-level string fields, on a null-prototype object. */
+/** Parsed job metadata: the top-level string fields, on a frozen null-prototype object. */
 export type JobMetadataCarrier = Readonly<Record<string, string>>;
+
+/**
+ * Carriers parsed lately, by their string: a bulk add stores one string in every job it adds,
+ * and a job's getNextJob and process spans each read it. Only clean parses are kept (bad input
+ * is logged every time it is read), and only strings up to {@link MEMO_MAX_CHARS}.
+ */
+const recentlyParsed = new BoundedCache<string, JobMetadataCarrier>(64);
+
+/** Longest metadata string kept in {@link recentlyParsed}: ours with a session entry is about 200. */
+const MEMO_MAX_CHARS = 2048;
 
 const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
 
@@ -43,6 +54,10 @@ const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnPro
  */
 export function parseJobMetadata(raw: unknown): JobMetadataCarrier | undefined {
   if (raw === undefined || raw === null || raw === '') return undefined;
+  if (typeof raw === 'string' && raw.length <= MEMO_MAX_CHARS) {
+    const known = recentlyParsed.get(raw);
+    if (known !== undefined) return known;
+  }
   if (typeof raw !== 'string') {
     log.warn(`job metadata of type ${typeof raw} dropped; expected a JSON string`);
     return undefined;
@@ -72,13 +87,19 @@ export function parseJobMetadata(raw: unknown): JobMetadataCarrier | undefined {
   }
   // Null prototype: a `__proto__` key from JSON.parse stays an ordinary (ignored) field.
   const carrier = Object.create(null) as Record<string, string>;
+  let clean = true;
   for (const key of Object.keys(parsed)) {
     if (key === JOB_METADATA_NAMESPACE) continue;
     const value = (parsed as Record<string, unknown>)[key];
     if (typeof value === 'string') carrier[key] = value;
-    else if (W3C_FIELDS.has(key))
+    else if (W3C_FIELDS.has(key)) {
+      clean = false;
       log.warn(`job metadata field "${key}" of type ${value === null ? 'null' : typeof value} dropped; expected a string`);
+    }
   }
+  // Frozen: the same carrier may serve every job that stored this string.
+  Object.freeze(carrier);
+  if (clean && raw.length <= MEMO_MAX_CHARS) recentlyParsed.set(raw, carrier);
   return carrier;
 }
 

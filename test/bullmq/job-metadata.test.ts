@@ -112,6 +112,41 @@ describe('parse', () => {
     expect(diagLog.matching('job metadata field')).toHaveLength(3);
   });
 
+  it('parses a string read again once: the same frozen carrier, as for the jobs of one bulk add', () => {
+    const raw = JSON.stringify({ traceparent: TRACEPARENT, baggage: 'a=1' });
+    const parse = JSON.parse;
+    let parsed = 0;
+    JSON.parse = ((...args: Parameters<typeof JSON.parse>) => {
+      parsed++;
+      return parse(...args);
+    }) as typeof JSON.parse;
+    let first, again;
+    try {
+      first = parseJobMetadata(raw);
+      // A string equal to it, not the same object (each job's comes out of Redis separately).
+      again = parseJobMetadata(JSON.stringify({ traceparent: TRACEPARENT, baggage: 'a=1' }));
+    } finally {
+      JSON.parse = parse;
+    }
+    expect(parsed).toBe(1);
+    expect(again).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(() => {
+      (first as Record<string, string>).traceparent = 'changed';
+    }).toThrow(TypeError);
+    expect(jobMetadataGetter.get(again, 'traceparent')).toBe(TRACEPARENT);
+  });
+
+  it('logs bad stored metadata every time it is read, not only the first', () => {
+    const raw = JSON.stringify({ traceparent: 42, baggage: 'a=1' });
+    parseJobMetadata(raw);
+    parseJobMetadata(raw);
+    parseJobMetadata('not json');
+    parseJobMetadata('not json');
+    expect(diagLog.matching('job metadata field "traceparent"')).toHaveLength(2);
+    expect(diagLog.matching('not JSON')).toHaveLength(2);
+  });
+
   it('keeps __proto__ an ordinary, ignored key', () => {
     const carrier = parseJobMetadata('{"__proto__":{"traceparent":"polluted"},"constructor":"x"}');
     expect(jobMetadataGetter.get(carrier, 'traceparent')).toBeUndefined();
