@@ -171,7 +171,14 @@ async function main(): Promise<void> {
       try {
         const common = { node: options.node, build, baseline, sessions: options.sessions, log };
         // What the Kafka and BullMQ scenarios share: worker processes per row and their flags.
-        const messaging = { ...common, rounds: rounds(10, 3), nodeFlags: profFlags, processes };
+        const messaging = {
+          ...common,
+          rounds: rounds(10, 3),
+          warmupRounds: q ? 1 : 3,
+          workerCpu: pinned ? 1 : undefined,
+          nodeFlags: profFlags,
+          processes,
+        };
         if (scenario === 'http') {
           await ensureWrk(log);
           results.push(

@@ -2,8 +2,8 @@
  * Shared driver of the scenarios whose configurations live in persistent worker processes
  * (Kafka, BullMQ): start `processes` workers per row (its configuration and build), then call
  * `round` on each row in turn, the starting row rotating, round r on the row's worker r mod
- * `processes`, every worker warmed up first; heap after GC before the first measured round and
- * after the last, added up over a row's workers.
+ * `processes`, every worker warmed up first; heap after GC before the warm-up rounds and after
+ * the last measured round (the items between counted), added up over a row's workers.
  */
 import { BenchChild } from './child.js';
 import { fmt } from './stats.js';
@@ -30,6 +30,8 @@ export interface AlternateSettings {
   nodeFlags: string[];
   /** Worker processes per row: round r runs on process r mod this (identical processes differ for good). */
   processes: number;
+  /** Pin every worker to this core (undefined: unpinned). */
+  workerCpu: number | undefined;
 }
 
 /** Per row: its processor, spans exported, heap growth, and each metric's per-round samples. */
@@ -59,6 +61,7 @@ export async function alternate(settings: AlternateSettings): Promise<AlternateR
           args: [row.config],
           nodeFlags: ['--expose-gc', ...settings.nodeFlags],
           build: row.build,
+          cpu: settings.workerCpu,
         });
         workers.set(workerOf(row.key, i), child);
         const info = (await child.ready) as { processor: string };
@@ -66,10 +69,13 @@ export async function alternate(settings: AlternateSettings): Promise<AlternateR
         result.samples[row.key] = {};
       }
     }
+    // The heap is settled (forced full collections) before the warm-up rounds, not after them:
+    // measured right after those collections, the first round of a BullMQ worker took twice the
+    // CPU per job of its third, for every row.
+    for (const [name, worker] of workers) heapBefore.set(name, await worker.call<Heap>('heap'));
     // Warm-up rounds on every worker; then each measured round on one worker per row.
     const warmups = settings.warmupRounds * settings.processes;
     for (let round = -warmups; round < settings.rounds; round++) {
-      if (round === 0) for (const [name, worker] of workers) heapBefore.set(name, await worker.call<Heap>('heap'));
       const order = settings.rows.map((_, i) => settings.rows[(i + Math.max(round, 0)) % settings.rows.length]!.key);
       const line: string[] = [];
       for (const key of order) {

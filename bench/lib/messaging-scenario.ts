@@ -23,6 +23,14 @@ export interface MessagingSettings {
   nodeFlags: string[];
   /** Worker processes per row (round r on worker r mod this). */
   processes: number;
+  /**
+   * Unmeasured rounds each worker runs first. One is not enough: in a full run of one warm-up
+   * round, every row's CPU per job fell for its workers' first three rounds (bare BullMQ 150, 105,
+   * then 73 µs), and the differences between rows shrank with it.
+   */
+  warmupRounds: number;
+  /** Pin the workers to this core, leaving the broker the other (undefined: unpinned). */
+  workerCpu: number | undefined;
   log(message: string): void;
 }
 
@@ -56,12 +64,13 @@ export async function runMessaging(settings: MessagingSettings, spec: MessagingS
     script: spec.script,
     rows,
     rounds: settings.rounds,
-    warmupRounds: 1,
+    warmupRounds: settings.warmupRounds,
     roundArgs: { ...spec.roundArgs, sessions: settings.sessions },
     log: settings.log,
     label: spec.name,
     nodeFlags: settings.nodeFlags,
     processes: settings.processes,
+    workerCpu: settings.workerCpu,
   });
   const label = (key: string) => (key === 'ours-baseline' ? `ours (baseline ${settings.baseline!.name})` : spec.labels[key]!);
   const table: string[][] = [];
@@ -111,7 +120,10 @@ export async function runMessaging(settings: MessagingSettings, spec: MessagingS
   return {
     title: spec.title,
     notes: [
-      `${settings.rounds} rounds (after one warm-up round per worker), rows alternating with the first rotating; ${settings.processes} worker process${settings.processes === 1 ? '' : 'es'} per row, round r on worker r mod ${settings.processes} (identical processes differ for their whole life)`,
+      `${settings.rounds} rounds (after ${settings.warmupRounds} warm-up round${settings.warmupRounds === 1 ? '' : 's'} per worker), rows alternating with the first rotating; ${settings.processes} worker process${settings.processes === 1 ? '' : 'es'} per row, round r on worker r mod ${settings.processes} (identical processes differ for their whole life)`,
+      settings.workerCpu !== undefined
+        ? `worker processes pinned to core ${settings.workerCpu} (taskset), one at work at a time`
+        : 'worker processes unpinned',
       ...spec.notes,
       `CPU µs/${spec.unit}: the worker process's own CPU time (user + system) per ${spec.unit}; µs added: median of the per-round paired differences to bare; x hand: added CPU over the hand-written reference's (bench/reference/)`,
     ],

@@ -25,7 +25,7 @@ export function runBullmq(settings: BullmqSettings): Promise<ScenarioResult> {
     roundArgs: { jobs: settings.jobs, concurrency: settings.concurrency },
     notes: [
       `each round: a new queue, a Worker with concurrency ${settings.concurrency} and a no-op processor, ${settings.jobs} jobs added with addBulk in chunks of 10 while it runs, each chunk from the next of ${settings.sessions} sessions (a root span with the session baggage entry for the SDK rows)`,
-      'Redis on the same 2 cores, not pinned',
+      'Redis on the same machine, unpinned',
     ],
     contribTargets: { endToEnd: 1 },
     handTargets: {},

@@ -25,7 +25,7 @@ export function runKafka(settings: KafkaSettings): Promise<ScenarioResult> {
     roundArgs: { messages: settings.messages, batchSize: settings.batchSize },
     notes: [
       `each round: a new one-partition topic, ${settings.messages} messages of ~100 bytes sent in send() calls of ${settings.batchSize}, each call from the next of ${settings.sessions} sessions (a root span with the session baggage entry for the SDK rows), then read by a new consumer group with eachMessage and another with eachBatch`,
-      'consumer CPU from the first message handed to the handler to the last; broker on the same 2 cores, not pinned',
+      'consumer CPU from the first message handed to the handler to the last; the broker on the same machine, unpinned',
     ],
     contribTargets: { produce: 0.6, eachMessage: 0.6 },
     handTargets: { eachBatch: 1.1 },
