@@ -2,8 +2,8 @@
  * Shared driver of the scenarios whose configurations live in persistent worker processes
  * (Kafka, BullMQ): start `processes` workers per row (its configuration and build), then call
  * `round` on each row in turn, the starting row rotating, round r on the row's worker r mod
- * `processes`, every worker warmed up first; heap after GC before the warm-up rounds and after
- * the last measured round (the items between counted), added up over a row's workers.
+ * `processes`, every worker warmed up first; heap after GC after each worker's first warm-up round
+ * and after the last measured round (the items between counted), added up over a row's workers.
  */
 import { BenchChild } from './child.js';
 import { fmt } from './stats.js';
@@ -69,13 +69,15 @@ export async function alternate(settings: AlternateSettings): Promise<AlternateR
         result.samples[row.key] = {};
       }
     }
-    // The heap is settled (forced full collections) before the warm-up rounds, not after them:
-    // measured right after those collections, the first round of a BullMQ worker took twice the
-    // CPU per job of its third, for every row.
-    for (const [name, worker] of workers) heapBefore.set(name, await worker.call<Heap>('heap'));
-    // Warm-up rounds on every worker; then each measured round on one worker per row.
+    // Warm-up rounds on every worker; then each measured round on one worker per row. The heap
+    // is settled (forced full collections) after each worker's first warm-up round, so that what
+    // the first round builds once (compiled code, connections) is not counted as growth, and the
+    // remaining warm-up rounds come after it: measured right after those collections, the first
+    // round of a BullMQ worker took twice the CPU per job of its third, for every row.
     const warmups = settings.warmupRounds * settings.processes;
+    const settleAt = settings.warmupRounds > 1 ? -warmups + settings.processes : -warmups;
     for (let round = -warmups; round < settings.rounds; round++) {
+      if (round === settleAt) for (const [name, worker] of workers) heapBefore.set(name, await worker.call<Heap>('heap'));
       const order = settings.rows.map((_, i) => settings.rows[(i + Math.max(round, 0)) % settings.rows.length]!.key);
       const line: string[] = [];
       for (const key of order) {

@@ -24,9 +24,9 @@ export interface MessagingSettings {
   /** Worker processes per row (round r on worker r mod this). */
   processes: number;
   /**
-   * Unmeasured rounds each worker runs first. One is not enough: in a full run of one warm-up
-   * round, every row's CPU per job fell for its workers' first three rounds (bare BullMQ 150, 105,
-   * then 73 µs), and the differences between rows shrank with it.
+   * Unmeasured rounds each worker runs first; with more than one, the heap is settled after the
+   * first (bench/lib/alternate.ts). One is not enough: in a full run of one warm-up round, every
+   * row's CPU per job fell for its workers' first three rounds (bare BullMQ 150, 105, then 73 µs).
    */
   warmupRounds: number;
   /** Pin the workers to this core, leaving the broker the other (undefined: unpinned). */
