@@ -2,8 +2,8 @@
  * Shared driver of the scenarios whose configurations live in persistent worker processes
  * (Kafka, BullMQ): start `processes` workers per row (its configuration and build), then call
  * `round` on each row in turn, the starting row rotating, round r on the row's worker r mod
- * `processes`, every worker warmed up first; heap after GC after each worker's first warm-up round
- * and after the last measured round (the items between counted), added up over a row's workers.
+ * `processes`, every worker warmed up first; heap after GC at the settle point (below) and after the
+ * last measured round (the items between counted), added up over a row's workers.
  */
 import { BenchChild } from './child.js';
 import { fmt } from './stats.js';
@@ -69,11 +69,10 @@ export async function alternate(settings: AlternateSettings): Promise<AlternateR
         result.samples[row.key] = {};
       }
     }
-    // Warm-up rounds on every worker; then each measured round on one worker per row. The heap
-    // is settled (forced full collections) after each worker's first warm-up round, so that what
-    // the first round builds once (compiled code, connections) is not counted as growth, and the
-    // remaining warm-up rounds come after it: measured right after those collections, the first
-    // round of a BullMQ worker took twice the CPU per job of its third, for every row.
+    // Warm-up rounds on every worker; then each measured round on one worker per row. With more
+    // than one warm-up round the heap is settled (forced full collections) after each worker's
+    // first, so that what that round builds once (compiled code, connections) is not counted as
+    // growth; with one, before it.
     const warmups = settings.warmupRounds * settings.processes;
     const settleAt = settings.warmupRounds > 1 ? -warmups + settings.processes : -warmups;
     for (let round = -warmups; round < settings.rounds; round++) {

@@ -24,12 +24,12 @@ export interface MessagingSettings {
   /** Worker processes per row (round r on worker r mod this). */
   processes: number;
   /**
-   * Unmeasured rounds each worker runs first; with more than one, the heap is settled after the
-   * first (bench/lib/alternate.ts). One is not enough: in a full run of one warm-up round, every
-   * row's CPU per job fell for its workers' first three rounds (bare BullMQ 150, 105, then 73 µs).
+   * Unmeasured rounds each worker runs first. With one, every row's first measured rounds ran far
+   * above its later ones (bare BullMQ 150, 106, then 73 µs per job over each worker's first,
+   * second and later rounds); three shrink that step.
    */
   warmupRounds: number;
-  /** Pin the workers to this core, leaving the broker the other (undefined: unpinned). */
+  /** Pin the workers to this core; the broker stays unpinned (undefined: workers unpinned too). */
   workerCpu: number | undefined;
   log(message: string): void;
 }
@@ -130,7 +130,7 @@ export async function runMessaging(settings: MessagingSettings, spec: MessagingS
     table: { columns: ['metric', 'row', 'span processor', ...costColumns(spec.unit)], rows: table },
     extraTables: [
       {
-        title: `${spec.title}: worker heap after GC, before and after the measured rounds`,
+        title: `${spec.title}: worker heap after GC, from the settled heap (${settings.warmupRounds > 1 ? "after each worker's first warm-up round" : 'before the warm-up round'}) to the last measured round`,
         columns: ['row', `${spec.unit}s handled`, 'heap growth MB', `growth per 1M ${spec.unit}s MB`, 'spans exported'],
         rows: memory,
       },

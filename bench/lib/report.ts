@@ -63,7 +63,7 @@ export function markdownReport(info: RunInfo, results: ScenarioResult[]): string
   out.push('');
   out.push(
     `${info.date} · Node ${info.node} · ${info.cpuModel} · ${info.cores} cores · ${info.memoryGiB} GiB · ${info.platform} · ${info.mode} mode` +
-      `${info.pinned ? ' · HTTP server pinned to core 1, load generator to core 0' : ' · not pinned'}` +
+      `${info.pinned ? ' · HTTP server and messaging workers pinned to core 1, load generator to core 0' : ' · not pinned'}` +
       `${info.durationSeconds !== undefined ? ` · ${Math.round(info.durationSeconds)} s` : ''}` +
       ` · load average ${info.loadAverage.start.toFixed(2)} at start${info.loadAverage.end !== undefined ? `, ${info.loadAverage.end.toFixed(2)} at end` : ''}`,
   );

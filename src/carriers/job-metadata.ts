@@ -54,13 +54,13 @@ const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnPro
  */
 export function parseJobMetadata(raw: unknown): JobMetadataCarrier | undefined {
   if (raw === undefined || raw === null || raw === '') return undefined;
-  if (typeof raw === 'string' && raw.length <= MEMO_MAX_CHARS) {
-    const known = recentlyParsed.get(raw);
-    if (known !== undefined) return known;
-  }
   if (typeof raw !== 'string') {
     log.warn(`job metadata of type ${typeof raw} dropped; expected a JSON string`);
     return undefined;
+  }
+  if (raw.length <= MEMO_MAX_CHARS) {
+    const known = recentlyParsed.get(raw);
+    if (known !== undefined) return known;
   }
   if (raw.length > MAX_JOB_METADATA_CHARS) {
     log.warn(`job metadata of ${raw.length} characters dropped unparsed (limit ${MAX_JOB_METADATA_CHARS})`);

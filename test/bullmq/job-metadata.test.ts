@@ -112,29 +112,56 @@ describe('parse', () => {
     expect(diagLog.matching('job metadata field')).toHaveLength(3);
   });
 
-  it('parses a string read again once: the same frozen carrier, as for the jobs of one bulk add', () => {
-    const raw = JSON.stringify({ traceparent: TRACEPARENT, baggage: 'a=1' });
+  /** JSON.parse calls made while `fn` runs. */
+  function parsesDuring(fn: () => void): number {
     const parse = JSON.parse;
     let parsed = 0;
     JSON.parse = ((...args: Parameters<typeof JSON.parse>) => {
       parsed++;
       return parse(...args);
     }) as typeof JSON.parse;
-    let first, again;
     try {
-      first = parseJobMetadata(raw);
-      // A string equal to it, not the same object (each job's comes out of Redis separately).
-      again = parseJobMetadata(JSON.stringify({ traceparent: TRACEPARENT, baggage: 'a=1' }));
+      fn();
     } finally {
       JSON.parse = parse;
     }
+    return parsed;
+  }
+
+  it('parses a string read again once: the same frozen carrier, as for the jobs of one bulk add', () => {
+    // A string no other test reads: the memo is the module's.
+    const fields = { traceparent: TRACEPARENT, baggage: `memo=${Math.random()}` };
+    let first: ReturnType<typeof parseJobMetadata>;
+    let again: ReturnType<typeof parseJobMetadata>;
+    const parsed = parsesDuring(() => {
+      first = parseJobMetadata(JSON.stringify(fields));
+      // A string equal to it, not the same object (each job's comes out of Redis separately).
+      again = parseJobMetadata(JSON.stringify(fields));
+    });
     expect(parsed).toBe(1);
     expect(again).toBe(first);
     expect(Object.isFrozen(first)).toBe(true);
     expect(() => {
       (first as Record<string, string>).traceparent = 'changed';
     }).toThrow(TypeError);
-    expect(jobMetadataGetter.get(again, 'traceparent')).toBe(TRACEPARENT);
+    expect(jobMetadataGetter.get(again, 'baggage')).toBe(fields.baggage);
+  });
+
+  it('parses a string over 2048 characters every time', () => {
+    const raw = JSON.stringify({ traceparent: TRACEPARENT, pad: 'x'.repeat(2100), nonce: String(Math.random()) });
+    expect(parsesDuring(() => [parseJobMetadata(raw), parseJobMetadata(raw)])).toBe(2);
+  });
+
+  it('returns from the memo what a fresh parse returns', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.constant(null))), (object) => {
+        const raw = JSON.stringify(object);
+        const fresh = parseJobMetadata(raw);
+        const remembered = parseJobMetadata(raw);
+        expect(remembered === undefined ? undefined : { ...remembered }).toEqual(fresh === undefined ? undefined : { ...fresh });
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('logs bad stored metadata every time it is read, not only the first', () => {
