@@ -6,6 +6,7 @@
  * last measured round (the items between counted), added up over a row's workers.
  */
 import { BenchChild } from './child.js';
+import { processOf, rowOfProcess } from './processes.js';
 import { fmt } from './stats.js';
 
 /** One row: a worker process running `config` on the build in `build`. */
@@ -51,7 +52,7 @@ export async function alternate(settings: AlternateSettings): Promise<AlternateR
   const workers = new Map<string, BenchChild>();
   const result: AlternateResult = { processor: {}, exportedSpans: {}, heap: {}, samples: {} };
   const heapBefore = new Map<string, Heap>();
-  const workerOf = (key: string, round: number) => `${key}#${((round % settings.processes) + settings.processes) % settings.processes}`;
+  const workerOf = (key: string, round: number) => processOf(key, round, settings.processes);
   try {
     for (let i = 0; i < settings.processes; i++) {
       for (const row of settings.rows) {
@@ -94,7 +95,7 @@ export async function alternate(settings: AlternateSettings): Promise<AlternateR
       );
     }
     for (const [name, worker] of workers) {
-      const key = name.slice(0, name.lastIndexOf('#'));
+      const key = rowOfProcess(name);
       const after = await worker.call<Heap>('heap');
       const total = (result.heap[key] ??= { growthBytes: 0, items: 0 });
       total.growthBytes += after.heapBytes - heapBefore.get(name)!.heapBytes;

@@ -9,6 +9,7 @@
  */
 import { BenchChild } from '../lib/child.js';
 import { growthPerMillion } from '../lib/heap.js';
+import { processOf, rowOfProcess } from '../lib/processes.js';
 import { costCells, costColumns, costs, type Cost } from '../lib/costs.js';
 import type { Build } from '../lib/build.js';
 import type { Check, ScenarioResult } from '../lib/report.js';
@@ -99,7 +100,7 @@ interface RowData {
 
 const serverKey = (row: Row) => `${row.config}${row.baseline ? '@baseline' : ''}`;
 /** The server process a row is measured on in `round`. */
-const processKey = (row: Row, round: number, settings: HttpSettings) => `${serverKey(row)}#${round % settings.processes}`;
+const processKey = (row: Row, round: number, settings: HttpSettings) => processOf(serverKey(row), round, settings.processes);
 
 /** Starts each row's server processes once, into `servers` (which the caller closes, even on a failure). */
 async function startServers(servers: Map<string, Server>, framework: string, list: Row[], settings: HttpSettings): Promise<void> {
@@ -164,7 +165,7 @@ async function runFramework(framework: string, settings: HttpSettings) {
     }
     // Per row: the heap growth and exported spans of its processes added up.
     for (const [processName, server] of servers) {
-      const key = processName.slice(0, processName.lastIndexOf('#'));
+      const key = rowOfProcess(processName);
       const after = await server.child.call<{ heapBytes: number; requests: number }>('heap');
       const total = (heap[key] ??= { growthBytes: 0, requests: 0 });
       total.growthBytes += after.heapBytes - server.heapBefore!.heapBytes;
@@ -177,7 +178,7 @@ async function runFramework(framework: string, settings: HttpSettings) {
   } finally {
     await Promise.all([...servers.values()].map((s) => s.child.close()));
   }
-  const processors = Object.fromEntries([...servers].map(([k, s]) => [k.slice(0, k.lastIndexOf('#')), s.processor]));
+  const processors = Object.fromEntries([...servers].map(([k, s]) => [rowOfProcess(k), s.processor]));
   return { list, data, heap, exported, processors };
 }
 

@@ -20,6 +20,22 @@ afterEach(() => diagLog.stop());
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
+/** JSON.parse calls made while `fn` runs. */
+function parsesDuring(fn: () => void): number {
+  const parse = JSON.parse;
+  let parsed = 0;
+  JSON.parse = ((...args: Parameters<typeof JSON.parse>) => {
+    parsed++;
+    return parse(...args);
+  }) as typeof JSON.parse;
+  try {
+    fn();
+  } finally {
+    JSON.parse = parse;
+  }
+  return parsed;
+}
+
 describe('format', () => {
   it('writes the W3C fields at the top level and nothing when there are none', () => {
     const carrier = emptyJobMetadata();
@@ -84,18 +100,7 @@ describe('parse', () => {
 
   it('drops a huge string unparsed', () => {
     const huge = JSON.stringify({ traceparent: TRACEPARENT, baggage: 'a=' + 'b'.repeat(1024 * 1024) });
-    const parse = JSON.parse;
-    let parsed = 0;
-    JSON.parse = ((...args: Parameters<typeof JSON.parse>) => {
-      parsed++;
-      return parse(...args);
-    }) as typeof JSON.parse;
-    try {
-      expect(parseJobMetadata(huge)).toBeUndefined();
-    } finally {
-      JSON.parse = parse;
-    }
-    expect(parsed).toBe(0);
+    expect(parsesDuring(() => expect(parseJobMetadata(huge)).toBeUndefined())).toBe(0);
     expect(diagLog.matching(`limit ${MAX_JOB_METADATA_CHARS}`)).toHaveLength(1);
     // At the limit it is still read.
     const frame = JSON.stringify({ traceparent: TRACEPARENT, pad: '' }).length;
@@ -111,22 +116,6 @@ describe('parse', () => {
     expect(jobMetadataGetter.get(carrier, 'b3')).toBe('1-2-3');
     expect(diagLog.matching('job metadata field')).toHaveLength(3);
   });
-
-  /** JSON.parse calls made while `fn` runs. */
-  function parsesDuring(fn: () => void): number {
-    const parse = JSON.parse;
-    let parsed = 0;
-    JSON.parse = ((...args: Parameters<typeof JSON.parse>) => {
-      parsed++;
-      return parse(...args);
-    }) as typeof JSON.parse;
-    try {
-      fn();
-    } finally {
-      JSON.parse = parse;
-    }
-    return parsed;
-  }
 
   it('parses a string read again once: the same frozen carrier, as for the jobs of one bulk add', () => {
     // A string no other test reads: the memo is the module's.
