@@ -8,6 +8,10 @@
 import { OVERFLOW_VALUE } from './names.js';
 import { metricSettings, type MetricSettings } from './settings.js';
 
+/** One raw value a set is looked up by: a string, a flag, or absent. */
+type Part = string | boolean | undefined;
+type RecentParts = readonly [Part, Part, Part, Part, Part];
+
 /**
  * Attribute sets by key, built once and then reused for every measurement (the SDK keeps no
  * reference to the object, but building one per call is an allocation the hot path can skip).
@@ -18,6 +22,7 @@ export class AttributeSets<V> {
   /** The values kept so far, per attribute. */
   private readonly kept = new Map<string, Set<string>>();
   private settings: MetricSettings | undefined;
+  private last: { parts: RecentParts; value: V } | undefined;
 
   /** `value` when it is among the first `cardinalityLimit` distinct values of `attribute`, else `_OTHER`. */
   bound(attribute: string, value: string): string {
@@ -42,11 +47,33 @@ export class AttributeSets<V> {
     return value;
   }
 
+  /**
+   * The set last remembered for exactly these parts (the raw values a call site looks a set up
+   * by, before `bound`), unless the settings changed since. Consecutive measurements of one series
+   * (a consumer's one topic) then build no key: a key is a new string, and hashing it for the
+   * lookup costs about as much as building the set. The answer is the one a full lookup would
+   * give, since a value `bound` kept or overflowed stays so until the settings change.
+   */
+  recent(a: Part, b: Part, c: Part, d: Part, e: Part): V | undefined {
+    this.refresh();
+    const last = this.last;
+    if (last === undefined) return undefined;
+    const p = last.parts;
+    return p[0] === a && p[1] === b && p[2] === c && p[3] === d && p[4] === e ? last.value : undefined;
+  }
+
+  /** Remembers `value` as the set for these parts (see {@link recent}) and returns it. */
+  remember(a: Part, b: Part, c: Part, d: Part, e: Part, value: V): V {
+    this.last = { parts: [a, b, c, d, e], value };
+    return value;
+  }
+
   private refresh(): void {
     const current = metricSettings();
     if (current === this.settings) return;
     this.settings = current;
     this.sets.clear();
     this.kept.clear();
+    this.last = undefined;
   }
 }

@@ -43,6 +43,20 @@ export function recordWait(
   if (set === undefined || !Number.isFinite(timestampMs) || timestampMs <= 0) return;
   const wait = (nowMs - timestampMs) / 1000;
   const skewed = wait < 0;
+  const attributes =
+    waitSets.recent(system, destination, clock, attempt, skewed) ??
+    waitSets.remember(system, destination, clock, attempt, skewed, waitAttributes(system, destination, clock, attempt, skewed));
+  set.waitDuration.record(skewed ? 0 : wait, attributes);
+}
+
+/** The attribute set of a wait, with the destination bounded; one per distinct set. */
+function waitAttributes(
+  system: string,
+  destination: string | undefined,
+  clock: WaitClock,
+  attempt: 'first' | 'retry' | undefined,
+  skewed: boolean,
+): Attributes {
   const dest = destination === undefined ? undefined : waitSets.bound(METRIC_ATTR.destination, destination);
   const key = `${system}\0${dest ?? ''}\0${clock}\0${attempt ?? ''}\0${skewed ? 1 : 0}`;
   let attributes = waitSets.get(key);
@@ -53,7 +67,7 @@ export function recordWait(
     if (skewed) attributes[METRIC_ATTR.waitSkewed] = true;
     waitSets.set(key, attributes);
   }
-  set.waitDuration.record(skewed ? 0 : wait, attributes);
+  return attributes;
 }
 
 /** The conventions' attributes of a consumer operation: system, operation name, destination and group. */
@@ -66,6 +80,19 @@ const consumerSets = new AttributeSets<ConsumerAttributes>();
 
 /** The attribute sets for messages of `destination` processed by `operation` in consumer `group`. */
 export function consumerAttributes(
+  system: string,
+  operation: string,
+  destination: string | undefined,
+  group: string | undefined,
+): ConsumerAttributes {
+  return (
+    consumerSets.recent(system, operation, destination, group, undefined) ??
+    consumerSets.remember(system, operation, destination, group, undefined, boundConsumerAttributes(system, operation, destination, group))
+  );
+}
+
+/** The attribute sets of a consumer operation, with its names bounded; one per distinct set. */
+function boundConsumerAttributes(
   system: string,
   operation: string,
   destination: string | undefined,
