@@ -83,8 +83,9 @@ export function sessionMiddleware(options?: SessionMiddlewareOptions): SessionMi
       return;
     }
     try {
-      // A symbol key: out of Object.keys, for-in and JSON. Assigned, not defined non-enumerable:
-      // on a request whose prototype Express replaced, defineProperty costs several µs per request.
+      // A symbol key: out of Object.keys, for-in and JSON. Assigned rather than defined
+      // non-enumerable (defineProperty is slow on a request whose prototype Express replaced),
+      // so util.inspect and copies of the request ({ ...req }) show it: docs/http.md.
       routed[HTTP_SERVER_HOP] = hop;
     } catch (err) {
       log.debug(`could not attach the hop to the request: ${String(err)}`);

@@ -14,8 +14,9 @@ type RecentParts = readonly [Part, Part, Part, Part, Part];
 
 /**
  * Attribute sets by key, built once and then reused for every measurement (the SDK keeps no
- * reference to the object, but building one per call is an allocation the hot path can skip).
- * Forgets everything when `init` sets new settings, so a new limit applies from the start.
+ * reference to the object, but building one per call is an allocation the hot path can skip),
+ * and the last one asked for by its raw parts (`recentOr`). Forgets everything when `init` sets
+ * new settings, so a new limit applies from the start.
  */
 export class AttributeSets<V> {
   private readonly sets = new Map<string, V>();
@@ -48,22 +49,28 @@ export class AttributeSets<V> {
   }
 
   /**
-   * The set last remembered for exactly these parts (the raw values a call site looks a set up
-   * by, before `bound`), unless the settings changed since. Consecutive measurements of one series
-   * (a consumer's one topic) then build no key: a key is a new string, and hashing it for the
-   * lookup costs about as much as building the set. The answer is the one a full lookup would
-   * give, since a value `bound` kept or overflowed stays so until the settings change.
+   * The set for these parts (the raw values a call site looks a set up by, before `bound`):
+   * `build(a, b, c, d, e)` makes or finds it through the keyed lookup, and the last answer is
+   * remembered with its parts. Consecutive measurements of one series (a consumer's one topic)
+   * then build no key: a key is a new string, and hashing it for the lookup costs about as much
+   * as building the set. The remembered answer is the one `build` would give, since a value
+   * `bound` kept or overflowed stays so until the settings change, which forgets it.
    */
-  recent(a: Part, b: Part, c: Part, d: Part, e: Part): V | undefined {
+  recentOr<A extends Part, B extends Part, C extends Part, D extends Part, E extends Part>(
+    a: A,
+    b: B,
+    c: C,
+    d: D,
+    e: E,
+    build: (a: A, b: B, c: C, d: D, e: E) => V,
+  ): V {
     this.refresh();
     const last = this.last;
-    if (last === undefined) return undefined;
-    const p = last.parts;
-    return p[0] === a && p[1] === b && p[2] === c && p[3] === d && p[4] === e ? last.value : undefined;
-  }
-
-  /** Remembers `value` as the set for these parts (see {@link recent}) and returns it. */
-  remember(a: Part, b: Part, c: Part, d: Part, e: Part, value: V): V {
+    if (last !== undefined) {
+      const p = last.parts;
+      if (p[0] === a && p[1] === b && p[2] === c && p[3] === d && p[4] === e) return last.value;
+    }
+    const value = build(a, b, c, d, e);
     this.last = { parts: [a, b, c, d, e], value };
     return value;
   }

@@ -43,10 +43,7 @@ export function recordWait(
   if (set === undefined || !Number.isFinite(timestampMs) || timestampMs <= 0) return;
   const wait = (nowMs - timestampMs) / 1000;
   const skewed = wait < 0;
-  const attributes =
-    waitSets.recent(system, destination, clock, attempt, skewed) ??
-    waitSets.remember(system, destination, clock, attempt, skewed, waitAttributes(system, destination, clock, attempt, skewed));
-  set.waitDuration.record(skewed ? 0 : wait, attributes);
+  set.waitDuration.record(skewed ? 0 : wait, waitSets.recentOr(system, destination, clock, attempt, skewed, waitAttributes));
 }
 
 /** The attribute set of a wait, with the destination bounded; one per distinct set. */
@@ -85,10 +82,7 @@ export function consumerAttributes(
   destination: string | undefined,
   group: string | undefined,
 ): ConsumerAttributes {
-  return (
-    consumerSets.recent(system, operation, destination, group, undefined) ??
-    consumerSets.remember(system, operation, destination, group, undefined, boundConsumerAttributes(system, operation, destination, group))
-  );
+  return consumerSets.recentOr(system, operation, destination, group, undefined, boundConsumerAttributes);
 }
 
 /** The attribute sets of a consumer operation, with its names bounded; one per distinct set. */

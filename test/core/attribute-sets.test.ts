@@ -31,18 +31,24 @@ function boundedModel(values: readonly string[]): string[] {
 describe('consumer attribute sets', () => {
   it('any sequence of lookups gets the bounded values a fresh lookup gives, one object per distinct set', () => {
     const name = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+    const lookup = fc.tuple(
+      fc.constantFrom('kafka', 'bullmq'),
+      fc.constantFrom('process', 'settle'),
+      name,
+      fc.option(name, { nil: undefined }),
+    );
     fc.assert(
-      fc.property(fc.array(fc.tuple(name, fc.option(name, { nil: undefined })), { minLength: 1, maxLength: 40 }), (lookups) => {
+      fc.property(fc.array(lookup, { minLength: 1, maxLength: 40 }), (lookups) => {
         setMetricSettings(settingsWithLimit(LIMIT)); // a new settings object: everything starts over
-        const destinations = boundedModel(lookups.map(([d]) => d));
-        const groups = boundedModel(lookups.filter(([, g]) => g !== undefined).map(([, g]) => g!));
+        const destinations = boundedModel(lookups.map(([, , d]) => d));
+        const groups = boundedModel(lookups.filter(([, , , g]) => g !== undefined).map(([, , , g]) => g!));
         let g = 0;
         const byKey = new Map<string, object>();
-        lookups.forEach(([destination, group], i) => {
-          const got = consumerAttributes('kafka', 'process', destination, group);
+        lookups.forEach(([system, operation, destination, group], i) => {
+          const got = consumerAttributes(system, operation, destination, group);
           const expected: Record<string, string> = {
-            'messaging.system': 'kafka',
-            'messaging.operation.name': 'process',
+            'messaging.system': system,
+            'messaging.operation.name': operation,
             'messaging.destination.name': destinations[i]!,
           };
           if (group !== undefined) expected['messaging.consumer.group.name'] = groups[g++]!;
@@ -85,12 +91,13 @@ describe('wait attribute sets', () => {
     return series;
   }
 
-  it('consecutive waits that differ only in skew, clock or attempt are kept in their own series', async () => {
+  it('consecutive waits that differ only in system, skew, clock or attempt are kept in their own series', async () => {
     const now = 1_700_000_000_000;
     const series = await waitSeries(() => {
       for (let i = 0; i < 6; i++) recordWait('kafka', 't', 'create_time', undefined, now + (i % 2 === 0 ? -5 : 5), now); // skewed on odd i
       for (let i = 0; i < 6; i++) recordWait('kafka', 't', i % 2 === 0 ? 'create_time' : 'log_append_time', undefined, now - 5, now);
       for (let i = 0; i < 6; i++) recordWait('bullmq', 'q', 'job_timestamp', i % 3 === 0 ? 'first' : 'retry', now - 5, now);
+      for (let i = 0; i < 4; i++) recordWait(i % 2 === 0 ? 'kafka' : 'other', 'u', 'create_time', undefined, now - 5, now);
     });
     const base = { 'messaging.system': 'kafka', 'agentops.wait.clock': 'create_time', 'messaging.destination.name': 't' };
     expect(series.get(JSON.stringify(base))).toBe(3 + 3);
@@ -99,7 +106,10 @@ describe('wait attribute sets', () => {
     const job = { 'messaging.system': 'bullmq', 'agentops.wait.clock': 'job_timestamp', 'messaging.destination.name': 'q' };
     expect(series.get(JSON.stringify({ ...job, 'agentops.wait.attempt': 'first' }))).toBe(2);
     expect(series.get(JSON.stringify({ ...job, 'agentops.wait.attempt': 'retry' }))).toBe(4);
-    expect(series.size).toBe(5);
+    const u = { 'agentops.wait.clock': 'create_time', 'messaging.destination.name': 'u' };
+    expect(series.get(JSON.stringify({ 'messaging.system': 'kafka', ...u }))).toBe(2);
+    expect(series.get(JSON.stringify({ 'messaging.system': 'other', ...u }))).toBe(2);
+    expect(series.size).toBe(7);
   });
 
   it('destinations beyond the limit share the _OTHER series, whatever the order of lookups', async () => {
