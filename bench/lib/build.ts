@@ -24,7 +24,7 @@ const TSUP = createRequire(import.meta.url).resolve('tsup');
 export interface Build {
   /** Directory holding package.json and dist/. */
   dir: string;
-  /** For labels: `working tree` or `<ref> (<short sha>)`. */
+  /** For labels: `working tree (HEAD <short sha>, ...)` or `<ref> (<short sha>)`. */
   name: string;
 }
 
@@ -45,11 +45,26 @@ build({ outDir: ${JSON.stringify(join(dir, 'dist'))}, format: ['esm'], dts: fals
   });
 }
 
-/** The working tree, built afresh. */
+/** Paths whose changes alter the library under test (results and docs do not). */
+const LIBRARY_PATHS = ['src', 'adapters', 'package.json', 'tsup.config.ts'];
+
+/** The working tree, built afresh; named by its commit, so that a result says which code it measured. */
 export async function buildWorkingTree(): Promise<Build> {
   const dir = join(CACHE, 'current');
   await compile(ROOT, dir);
-  return { dir, name: 'working tree' };
+  return { dir, name: `working tree (${workingTreeState()})` };
+}
+
+function workingTreeState(): string {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = git('rev-parse', '--short=9', 'HEAD');
+    const changed = git('status', '--porcelain', '--', ...LIBRARY_PATHS).length > 0;
+    return `HEAD ${head}, ${changed ? 'with uncommitted library changes' : 'library code as committed'}`;
+  } catch {
+    return 'not a git checkout';
+  }
 }
 
 /**
