@@ -45,6 +45,11 @@ build({ outDir: ${JSON.stringify(join(dir, 'dist'))}, format: ['esm'], dts: fals
   });
 }
 
+/** `git <args>` in this repository, its output trimmed. */
+function git(...args: string[]): string {
+  return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
 /** Paths whose changes alter the library under test (results and docs do not). */
 const LIBRARY_PATHS = ['src', 'adapters', 'package.json', 'tsup.config.ts'];
 
@@ -57,8 +62,6 @@ export async function buildWorkingTree(): Promise<Build> {
 
 function workingTreeState(): string {
   try {
-    const git = (...args: string[]) =>
-      execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const head = git('rev-parse', '--short=9', 'HEAD');
     const changed = git('status', '--porcelain', '--', ...LIBRARY_PATHS).length > 0;
     return `HEAD ${head}, ${changed ? 'with uncommitted library changes' : 'library code as committed'}`;
@@ -72,7 +75,6 @@ function workingTreeState(): string {
  * repository's node_modules linked in, and built once per commit (kept in the cache after).
  */
 export async function buildRef(ref: string, log: (message: string) => void): Promise<Build> {
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
   const sha = git('rev-parse', '--verify', `${ref}^{commit}`);
   const short = sha.slice(0, 9);
   const dir = join(CACHE, `commit-${short}`);
